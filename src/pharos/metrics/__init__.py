@@ -1,0 +1,1 @@
+"""Metrics: exposition parsing, scraping, the TSDB and the Prometheus HTTP API."""
