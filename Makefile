@@ -1,0 +1,45 @@
+# pharos — the two commands: `make up` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway
+PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway
+
+.PHONY: up test install install-test peers lint bench-ingest clean
+
+## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
+up: install
+	$(VENV)/bin/pharos up
+
+## test: install test dependencies and the real peer binaries, then run every test
+test: install-test peers lint
+	$(VENV)/bin/pytest -q
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(VENV)/bin/python
+	$(PIP) install -q -e .
+
+install-test: $(VENV)/bin/python
+	$(PIP) install -q -e '.[test]'
+
+## peers: Debian's prometheus, node_exporter, alertmanager and pushgateway (the interop tests' peers)
+peers:
+	@missing=0; for b in $(PEER_BINS); do [ -x $$b ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "installing peers: $(PEERS)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PEERS); \
+	fi
+
+lint: install-test
+	$(VENV)/bin/ruff check src tests benchmarks
+
+## bench-ingest: pharos vs prometheus 2.42 on 100 targets x 2,000 series (see benchmarks/README.md)
+bench-ingest: install-test peers
+	$(PY) benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info
