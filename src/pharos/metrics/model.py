@@ -7,7 +7,7 @@ import re
 import struct
 import sys
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 METRIC_NAME = "__name__"
 
@@ -62,7 +62,7 @@ def escape_label_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-class MatchOp(str, Enum):
+class MatchOp(StrEnum):
     EQUAL = "="
     NOT_EQUAL = "!="
     REGEX = "=~"
