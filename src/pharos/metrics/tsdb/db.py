@@ -1,19 +1,38 @@
 """The TSDB facade: the one object the rest of pharos uses to write and read samples.
 
-INTERFACE CONTRACT (the TSDB helper implements the bodies; other modules code against it).
 Times are int64 milliseconds since the epoch; values are float64 (staleness markers are the
-special NaN in pharos.metrics.model.STALE_NAN and must round-trip bit-exactly).
+special NaN in pharos.metrics.model.STALE_NAN and round-trip bit-exactly).
+
+Shape (an LSM tree): appends go to the WAL and the in-memory head; `maintain()` (a worker thread,
+about once a minute) flushes the head every few minutes into small level-0 Parquet parts,
+truncates the WAL behind them, compacts the parts of each closed block window (2h, aligned like
+Prometheus) into one level-1 block, applies retention and picks up backfilled data. Queries
+merge blocks, parts and head, keeping the first written sample on a (series, ts) conflict.
+
+Data directory layout: see `pharos.storage.parquet` (blocks/, series/, import/) plus wal/.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pharos.metrics.model import Labels, Matcher
+from pharos.metrics.model import METRIC_NAME, Labels, Matcher
+from pharos.metrics.tsdb import head as headmod
+from pharos.metrics.tsdb.head import Head, make_batch
+from pharos.metrics.tsdb.registry import SeriesRegistry
+from pharos.metrics.tsdb.wal import SAMPLES, SERIES, WAL, SampleRecord, encode_samples, encode_series
+from pharos.storage.backend import BlockInfo, SampleRun
+from pharos.storage.parquet import ParquetBackend, sort_dedup
+
+log = logging.getLogger("pharos.tsdb")
 
 
 @dataclass
@@ -23,6 +42,9 @@ class TSDBOptions:
     retention_size_bytes: int = 0  # 0 = unlimited
     out_of_order_window_ms: int = 10 * 60 * 1000
     wal_fsync_interval_s: float = 1.0
+    head_flush_interval_ms: int = 5 * 60 * 1000  # flush the head to a level-0 part this often
+    head_max_samples: int = 8_000_000  # ... or when it holds this many samples
+    consolidate_batches: int = 64  # concatenate head batches once this many accumulate
 
 
 @dataclass
@@ -42,45 +64,410 @@ class AppendResult:
 
 class TSDB:
     def __init__(self, data_dir: Path, options: TSDBOptions | None = None) -> None:
-        raise NotImplementedError
+        self.data_dir = Path(data_dir)
+        self.options = options or TSDBOptions()
+        self._lock = threading.RLock()
+        self._maintain_lock = threading.Lock()
+        self.registry = SeriesRegistry()
+        self.head = Head()
+        self.wal = WAL(self.data_dir / "wal", self.options.wal_fsync_interval_s)
+        self.backend: ParquetBackend | None = None
+        self._pending_series: list[tuple[int, list[str]]] = []
+        self._catalog_saved = 0
+        self._readers = 0
+        self._last_flush_ms: int | None = None
+        self.samples_appended = 0
+        self.samples_rejected = 0
+        self.maxt_seen = headmod.NO_TS
+        self._opened = False
 
+    # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
         """Load the catalog and blocks, replay the WAL (progress logged)."""
-        raise NotImplementedError
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        self.backend = ParquetBackend(self.data_dir)
+        for ref, flat in self.backend.load_series():
+            self._restore_series(ref, flat)
+        self._catalog_saved = len(self.registry)
+        log.info("series catalog: %d series loaded", len(self.registry))
+        self._replay_wal()
+        self.wal.start()
+        for b in self.backend.blocks():
+            self.maxt_seen = max(self.maxt_seen, b.maxt)
+        self._opened = True
+        log.info(
+            "TSDB open: %d series, %d head samples, %d blocks in %.2fs",
+            len(self.registry), self.head.num_samples, len(self.backend.blocks()), time.monotonic() - started,
+        )
+
+    def _restore_series(self, ref: int, flat: list[str]) -> None:
+        while len(self.registry) < ref:  # a gap should not happen; keep refs aligned if it does
+            log.error("series ref %d missing from catalog/WAL", len(self.registry))
+            self.registry.add(((METRIC_NAME, "pharos_lost_series"), ("ref", str(len(self.registry)))))
+        if ref == len(self.registry):
+            self.registry.add_flat(flat)
+        self.head.ensure_series(len(self.registry))
+
+    def _replay_wal(self) -> None:
+        samples = 0
+        for kind, rec in self.wal.replay():
+            if kind == SERIES:
+                for ref, flat in rec:  # type: ignore[attr-defined]
+                    self._restore_series(ref, flat)
+            elif kind == SAMPLES:
+                assert isinstance(rec, SampleRecord)
+                keep = rec.refs < len(self.registry)
+                if not keep.all():
+                    log.error("WAL samples for %d unknown series dropped", int((~keep).sum()))
+                    rec = SampleRecord(rec.refs[keep], rec.ts if len(rec.ts) == 1 else rec.ts[keep], rec.values[keep])
+                if len(rec.refs):
+                    self.head.add(make_batch(rec.refs, rec.ts, rec.values))
+                    samples += len(rec.refs)
+        self.maxt_seen = max(self.maxt_seen, self.head.maxt)
+        log.info("WAL replay done: %d samples", samples)
 
     def close(self) -> None:
         """Flush the WAL (fsync) and release files. Does not cut a block."""
-        raise NotImplementedError
+        with self._lock:
+            self._write_pending_series()
+            self.wal.close()
+            self._opened = False
 
+    # -- writing -----------------------------------------------------------------------------
     def get_ref(self, labels: Labels) -> int:
         """The series id for `labels`, creating the series (logged in the WAL) if new."""
-        raise NotImplementedError
+        ref = self.registry.get(labels)
+        if ref is not None:
+            return ref
+        with self._lock:
+            ref = self.registry.get(labels)
+            if ref is None:
+                ref = self.registry.add(labels)
+                self.head.ensure_series(ref + 1)
+                self._pending_series.append((ref, SeriesRegistry.flatten(labels)))
+            return ref
+
+    def _write_pending_series(self) -> None:
+        if self._pending_series:
+            self.wal.write(encode_series(self._pending_series))
+            self._pending_series = []
 
     def append(self, refs: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> AppendResult:
         """Append samples; when this returns they are in the WAL (written, fsync on interval)
-        and visible to queries."""
-        raise NotImplementedError
+        and visible to queries.
+
+        Per series: a newer timestamp is appended; the same timestamp and value again is a
+        no-op; the same timestamp with another value is a duplicate (rejected); an older
+        timestamp within `out_of_order_window_ms` of the series' newest is accepted, older
+        than that is out of order (rejected); older than the retention is out of bounds.
+        `timestamps` may have length 1 (shared by all samples)."""
+        refs = np.asarray(refs, dtype=np.uint32)
+        ts = np.asarray(timestamps, dtype=np.int64)
+        vals = np.asarray(values, dtype=np.float64)
+        if len(refs) == 0:
+            return AppendResult(0, 0, 0, 0)
+        if len(ts) not in (1, len(refs)) or len(vals) != len(refs):
+            raise ValueError("append: refs, timestamps and values differ in length")
+        with self._lock:
+            if int(refs.max()) >= len(self.registry):
+                raise ValueError("append: unknown series ref")
+            return self._append_locked(refs, ts, vals)
+
+    def _append_locked(self, refs: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> AppendResult:
+        full_ts = np.broadcast_to(ts, refs.shape)
+        ref_t = max(self.maxt_seen, int(ts.max()))
+        min_valid = ref_t - self.options.retention_time_ms
+        check = self.head.validate_slow if self.head.has_repeats(refs) else self.head.validate
+        v = check(refs, full_ts, vals, self.options.out_of_order_window_ms, min_valid)
+        accepted = int(v.accept.sum())
+        if accepted:
+            if accepted < len(refs):
+                refs, vals = refs[v.accept], vals[v.accept]
+                ts = ts if len(ts) == 1 else ts[v.accept]
+            batch = make_batch(refs.copy(), ts.copy(), vals.copy())
+            self._write_pending_series()
+            self.wal.write(encode_samples(batch.refs, batch.ts, batch.values))
+            self.head.add(batch)
+            self.maxt_seen = max(self.maxt_seen, batch.maxt)
+        self.samples_appended += accepted
+        self.samples_rejected += v.out_of_order + v.duplicate + v.out_of_bounds
+        return AppendResult(accepted, v.out_of_order, v.duplicate, v.out_of_bounds)
+
+    # -- reading -----------------------------------------------------------------------------
+    def _snapshot(self, refs: np.ndarray, mint: int, maxt: int) -> tuple[list[BlockInfo], list[headmod.Batch], np.ndarray]:
+        """Under the lock: blocks and head batches to read, and the wanted-ref mask."""
+        assert self.backend is not None
+        blocks = [b for b in self.backend.blocks() if b.maxt >= mint and b.mint <= maxt]
+        wanted = np.zeros(len(self.registry), dtype=bool)
+        wanted[refs] = True
+        self._readers += 1
+        return blocks, self.head.snapshot(), wanted
+
+    def _release(self) -> None:
+        with self._lock:
+            self._readers -= 1
+
+    def _read(self, refs: np.ndarray, mint: int, maxt: int) -> SampleRun:
+        """Merged, sorted, deduplicated samples of `refs` from blocks and head."""
+        assert self.backend is not None
+        with self._lock:
+            blocks, batches, wanted = self._snapshot(refs, mint, maxt)
+        try:
+            disk = self.backend.select(blocks, refs, mint, maxt)
+            mem = headmod.collect(batches, wanted, mint, maxt)
+        finally:
+            self._release()
+        if len(mem) == 0:
+            return disk
+        run = SampleRun(
+            np.concatenate([disk.series, mem.series]),
+            np.concatenate([disk.ts, mem.ts]),
+            np.concatenate([disk.values, mem.values]),
+        )
+        return sort_dedup(run)
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[SeriesData]:
         """All series matching every matcher with their samples in [mint, maxt]."""
-        raise NotImplementedError
+        with self._lock:
+            refs = self.registry.match(matchers)
+        if len(refs) == 0:
+            return []
+        run = self._read(refs, mint, maxt)
+        if len(run) == 0:
+            return []
+        starts = np.flatnonzero(np.concatenate(([True], run.series[1:] != run.series[:-1])))
+        ends = np.append(starts[1:], len(run))
+        out = []
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            labels = self.registry.labels(int(run.series[s]))
+            out.append(SeriesData(labels, run.ts[s:e], run.values[s:e]))
+        return out
+
+    def _refs_with_data(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> np.ndarray:
+        assert self.backend is not None
+        with self._lock:
+            refs = self.registry.match_any(matcher_sets)
+            if len(refs) == 0:
+                return refs
+            blocks, batches, wanted = self._snapshot(refs, mint, maxt)
+        try:
+            on_disk = self.backend.series_in(blocks, mint, maxt)
+            mem = headmod.collect(batches, wanted, mint, maxt)
+        finally:
+            self._release()
+        present = np.union1d(on_disk, np.unique(mem.series))
+        return np.intersect1d(refs, present)
 
     def series(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> list[Labels]:
         """Label sets of series matching any of the matcher sets with samples in [mint, maxt]."""
-        raise NotImplementedError
+        refs = self._refs_with_data(matcher_sets, mint, maxt)
+        return sorted(self.registry.labels(int(r)) for r in refs)
 
     def label_names(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> list[str]:
-        raise NotImplementedError
+        refs = self._refs_with_data(matcher_sets, mint, maxt)
+        return sorted(self.registry.label_names_of(refs.tolist()))
 
     def label_values(
         self, name: str, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int
     ) -> list[str]:
-        raise NotImplementedError
+        refs = self._refs_with_data(matcher_sets, mint, maxt)
+        present = np.zeros(len(self.registry), dtype=bool)
+        present[refs] = True
+        values = []
+        for value, plist in list(self.registry.values_of(name).items()):
+            if present[np.array(plist, dtype=np.uint32)].any():
+                values.append(value)
+        return sorted(values)
 
+    # -- maintenance -------------------------------------------------------------------------
     def maintain(self, now_ms: int) -> None:
         """Background housekeeping: cut blocks, compact, apply retention, truncate the WAL."""
-        raise NotImplementedError
+        with self._maintain_lock:
+            self._import_backfills()
+            if self._flush_due(now_ms):
+                self._flush_head(now_ms)
+            else:
+                self._consolidate_head()
+            self._compact()
+            self._apply_retention(now_ms)
+            self._collect_garbage()
+            assert self.backend is not None
+            self.backend.compact_series_catalog()
 
+    def flush(self, now_ms: int) -> None:
+        """Write the whole head to disk now (level-0 parts) and truncate the WAL."""
+        with self._maintain_lock:
+            if self.head.num_samples:
+                self._flush_head(now_ms)
+
+    def _flush_due(self, now_ms: int) -> bool:
+        h = self.head
+        if h.num_samples == 0:
+            return False
+        if h.num_samples >= self.options.head_max_samples:
+            return True
+        if self._last_flush_ms is None:
+            self._last_flush_ms = now_ms
+        if now_ms - self._last_flush_ms >= self.options.head_flush_interval_ms:
+            return True
+        closed_before = self._closed_window_end()
+        return h.mint < closed_before
+
+    def _closed_window_end(self) -> int:
+        """Windows ending at or before this time no longer take samples (OOO window passed)."""
+        d = self.options.block_duration_ms
+        t = self.maxt_seen - self.options.out_of_order_window_ms
+        return t - t % d
+
+    def _flush_head(self, now_ms: int) -> None:
+        """Write the head to level-0 parts and truncate the WAL behind it."""
+        assert self.backend is not None
+        with self._lock:
+            self._write_pending_series()
+            keep_from = self.wal.rotate()
+            frozen = self.head.freeze()
+            nseries = len(self.registry)
+        self._save_catalog(nseries)
+        run = headmod.collect(frozen, None, headmod.NO_TS, np.iinfo(np.int64).max)
+        self.backend.write_run(run, self.options.block_duration_ms, level=0)
+        with self._lock:
+            self.head.drop_frozen()
+        freed = self.wal.truncate_before(keep_from)
+        self._last_flush_ms = now_ms
+        log.info("head flushed: %d samples to level-0 parts, %d WAL bytes freed", len(run), freed)
+
+    def _save_catalog(self, nseries: int) -> None:
+        assert self.backend is not None
+        if nseries <= self._catalog_saved:
+            return
+        with self._lock:
+            flats = [SeriesRegistry.flatten(self.registry.labels(r)) for r in range(self._catalog_saved, nseries)]
+        self.backend.save_series(self._catalog_saved, flats)
+        self._catalog_saved = nseries
+
+    def _consolidate_head(self) -> None:
+        with self._lock:
+            batches = list(self.head.batches)
+        if len(batches) < self.options.consolidate_batches:
+            return
+        merged = headmod.concat_batches(batches)
+        with self._lock:
+            if all(a is b for a, b in zip(self.head.batches, batches, strict=False)):
+                self.head.batches[: len(batches)] = [merged]
+
+    def _compact(self) -> None:
+        """Merge the files of each closed window into one level-1 block."""
+        assert self.backend is not None
+        closed = self._closed_window_end()
+        by_window: dict[int, list[BlockInfo]] = {}
+        for b in self.backend.blocks():
+            by_window.setdefault(b.window, []).append(b)
+        for window, files in sorted(by_window.items()):
+            if window + self.options.block_duration_ms > closed:
+                continue
+            if len(files) == 1 and files[0].level >= 1:
+                continue
+            info = self.backend.compact(files)
+            log.info("compacted %d files of window %d into %s (%d bytes)", len(files), window, info.name, info.nbytes)
+
+    def _apply_retention(self, now_ms: int) -> None:
+        assert self.backend is not None
+        blocks = self.backend.blocks()
+        cutoff = now_ms - self.options.retention_time_ms
+        expired = [b for b in blocks if b.maxt < cutoff]
+        if expired:
+            log.info("retention: dropping %d blocks older than %d", len(expired), cutoff)
+            self.backend.drop_blocks(expired)
+        limit = self.options.retention_size_bytes
+        if limit <= 0:
+            return
+        remaining = [b for b in self.backend.blocks() if b.level >= 1]
+        total = self.backend.disk_bytes() + self.wal.size_bytes()
+        drop: list[BlockInfo] = []
+        while remaining and total > limit:
+            oldest = remaining.pop(0)
+            drop.append(oldest)
+            total -= oldest.nbytes
+        if drop:
+            log.info("size retention: dropping %d blocks to stay under %d bytes", len(drop), limit)
+            self.backend.drop_blocks(drop)
+
+    def _collect_garbage(self) -> None:
+        assert self.backend is not None
+        with self._lock:
+            idle = self._readers == 0
+        if idle:
+            self.backend.collect_garbage()
+
+    def _import_backfills(self) -> None:
+        """Ingest import units written by `pharos import` (this or another process)."""
+        assert self.backend is not None
+        for unit in self.backend.pending_imports():
+            labels, run = self.backend.read_import(unit)
+            with self._lock:
+                mapping = np.array(
+                    [self.get_ref(SeriesRegistry.canonical(flat)) for flat in labels], dtype=np.uint32
+                )
+                self._write_pending_series()
+                nseries = len(self.registry)
+            self._save_catalog(nseries)
+            mapped = SampleRun(mapping[run.series], run.ts, run.values)
+            written = self.backend.write_run(mapped, self.options.block_duration_ms, level=0)
+            if len(run):
+                self.maxt_seen = max(self.maxt_seen, int(run.ts.max()))
+            self.backend.finish_import(unit)
+            log.info("imported %s: %d samples, %d series, %d files", unit.name, len(run), len(labels), len(written))
+
+    # -- statistics --------------------------------------------------------------------------
     def stats(self) -> dict:
-        """Figures for /api/v1/status/tsdb (headStats, seriesCountByMetricName, ...)."""
-        raise NotImplementedError
+        """Figures for /api/v1/status/tsdb (headStats, seriesCountByMetricName, ...) and for
+        pharos' own metrics (under "pharos")."""
+        assert self.backend is not None
+        with self._lock:
+            postings = self.registry.postings_items()
+            h = self.head
+            active = int((h.last_ts[: len(self.registry)] != headmod.NO_TS).sum())
+            head_samples = h.num_samples + sum(len(b) for b in h.frozen)
+            head_mint = min([b.mint for b in h.snapshot()], default=headmod.NO_TS)
+        blocks = self.backend.blocks()
+        by_name: Counter[str] = Counter()
+        value_count: Counter[str] = Counter()
+        memory: Counter[str] = Counter()
+        pairs: Counter[str] = Counter()
+        num_pairs = 0
+        for name, values in postings:
+            value_count[name] = len(values)
+            num_pairs += len(values)
+            for value, plist in list(values.items()):
+                memory[name] += len(value.encode())
+                pairs[f"{name}={value}"] = len(plist)
+                if name == METRIC_NAME:
+                    by_name[value] = len(plist)
+
+        def top(c: Counter[str]) -> list[dict]:
+            return [{"name": k, "value": v} for k, v in c.most_common(10)]
+
+        return {
+            "headStats": {
+                "numSeries": len(self.registry),
+                "numLabelPairs": num_pairs,
+                "chunkCount": active,
+                "minTime": head_mint if head_mint != headmod.NO_TS else 0,
+                "maxTime": h.maxt if h.maxt != headmod.NO_TS else 0,
+            },
+            "seriesCountByMetricName": top(by_name),
+            "labelValueCountByLabelName": top(value_count),
+            "memoryInBytesByLabelName": top(memory),
+            "seriesCountByLabelValuePair": top(pairs),
+            "pharos": {
+                "samples_appended_total": self.samples_appended,
+                "samples_rejected_total": self.samples_rejected,
+                "head_series": active,
+                "head_samples": head_samples,
+                "wal_bytes": self.wal.size_bytes(),
+                "blocks": len(blocks),
+                "blocks_level1": sum(1 for b in blocks if b.level >= 1),
+                "disk_bytes": self.backend.disk_bytes(),
+            },
+        }

@@ -1,0 +1,361 @@
+"""The embedded storage backend: immutable Parquet files read with DuckDB.
+
+On-disk layout under the backend root (the TSDB data directory)::
+
+    blocks/L{level}-{window}-{mint}-{maxt}-{uid}.parquet   sorted by (series, ts)
+    series/{first_ref:010d}-{end_ref:010d}.parquet         catalog: ref -> labels (JSON)
+    import/{name}/{series,data}.parquet                    backfill drop box (see tsdb.backfill)
+
+Files are written to a temporary name and renamed into place, so a reader (or another process)
+never sees a half-written file. Level 0 files are head flushes (minutes of data); level 1 files
+are compacted blocks covering one aligned window (2h by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pharos.storage.backend import BlockInfo, SampleRun
+
+log = logging.getLogger("pharos.storage")
+
+SAMPLE_SCHEMA = pa.schema([("series", pa.uint32()), ("ts", pa.int64()), ("value", pa.float64())])
+# Measured (see tests/storage and the TSDB report): delta-packed ids and timestamps, byte-stream
+# split floats and zstd give ~1 B/sample on node_exporter-shaped data.
+PARQUET_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 6,
+    "use_dictionary": False,
+    "column_encoding": {
+        "series": "DELTA_BINARY_PACKED",
+        "ts": "DELTA_BINARY_PACKED",
+        "value": "BYTE_STREAM_SPLIT",
+    },
+    "row_group_size": 1 << 20,
+    "write_statistics": True,
+}
+_SERIES_CACHE_ENTRIES = 64
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path, **options: object) -> int:
+    """Write `table` to `path` via a temporary file + fsync + rename; returns the file size."""
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    pq.write_table(table, tmp, **options)  # type: ignore[arg-type]
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    _fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def sort_dedup(run: SampleRun, priority: np.ndarray | None = None) -> SampleRun:
+    """Sort by (series, ts) and drop repeated (series, ts), keeping the lowest priority value
+    (earliest written) or, without priorities, the first occurrence."""
+    n = len(run)
+    if n == 0:
+        return run
+    keys = (np.arange(n), run.ts, run.series) if priority is None else (priority, run.ts, run.series)
+    order = np.lexsort(keys)
+    s, t = run.series[order], run.ts[order]
+    keep = np.ones(n, dtype=bool)
+    keep[1:] = (s[1:] != s[:-1]) | (t[1:] != t[:-1])
+    order = order[keep]
+    return SampleRun(run.series[order], run.ts[order], run.values[order])
+
+
+def _block_name(info_level: int, window: int, mint: int, maxt: int) -> str:
+    # The last field orders files by creation time (earlier files win on duplicate samples).
+    return f"L{info_level}-{window}-{mint}-{maxt}-{time.time_ns():016x}{uuid.uuid4().hex[:4]}.parquet"
+
+
+def _parse_block_name(path: Path) -> BlockInfo | None:
+    parts = path.name.removesuffix(".parquet").split("-")
+    if len(parts) != 5 or not parts[0].startswith("L"):
+        return None
+    try:
+        level, window, mint, maxt = int(parts[0][1:]), int(parts[1]), int(parts[2]), int(parts[3])
+    except ValueError:
+        return None
+    return BlockInfo(path.name, level, window, mint, maxt, path.stat().st_size)
+
+
+def _block_order(b: BlockInfo) -> tuple[int, int, str]:
+    """Oldest window first; inside a window compacted blocks before newer parts, by creation."""
+    return (b.window, -b.level, b.name.rsplit("-", 1)[-1])
+
+
+def _sql_str(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class ParquetBackend:
+    """MetricsBackend over Parquet files in a directory, queried with DuckDB."""
+
+    def __init__(self, root: Path, duckdb_threads: int = 2) -> None:
+        self.root = Path(root)
+        self.block_dir = self.root / "blocks"
+        self.series_dir = self.root / "series"
+        self.import_dir = self.root / "import"
+        for d in (self.block_dir, self.series_dir, self.import_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._blocks: dict[str, BlockInfo] = {}
+        self._garbage: list[Path] = []
+        self._series_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._con = duckdb.connect(config={"threads": duckdb_threads})
+        self._cleanup_tmp()
+        for path in sorted(self.block_dir.glob("L*.parquet")):
+            info = _parse_block_name(path)
+            if info is not None:
+                self._blocks[info.name] = info
+
+    # -- listing -----------------------------------------------------------------------------
+    def _cleanup_tmp(self) -> None:
+        for d in (self.block_dir, self.series_dir):
+            for tmp in d.glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
+
+    def blocks(self) -> list[BlockInfo]:
+        with self._lock:
+            return sorted(self._blocks.values(), key=_block_order)
+
+    def discover(self) -> list[BlockInfo]:
+        """Blocks that appeared on disk since we last looked (written by another process)."""
+        found = []
+        for path in self.block_dir.glob("L*.parquet"):
+            if path.name in self._blocks:
+                continue
+            info = _parse_block_name(path)
+            if info is not None:
+                found.append(info)
+        with self._lock:
+            for info in found:
+                self._blocks[info.name] = info
+        return found
+
+    def disk_bytes(self) -> int:
+        with self._lock:
+            return sum(b.nbytes for b in self._blocks.values())
+
+    # -- writing -----------------------------------------------------------------------------
+    def write_run(self, run: SampleRun, window_ms: int, level: int = 0) -> list[BlockInfo]:
+        """Write samples (any order) as one sorted file per aligned window."""
+        if len(run) == 0:
+            return []
+        run = sort_dedup(run)
+        windows = run.ts - run.ts % window_ms
+        out = []
+        for w in np.unique(windows):
+            sel = windows == w
+            out.append(self._write_file(SampleRun(run.series[sel], run.ts[sel], run.values[sel]), int(w), level))
+        return out
+
+    def _write_file(self, run: SampleRun, window: int, level: int) -> BlockInfo:
+        name = _block_name(level, window, int(run.ts.min()), int(run.ts.max()))
+        table = pa.table(
+            {"series": pa.array(run.series, pa.uint32()), "ts": run.ts, "value": run.values},
+            schema=SAMPLE_SCHEMA,
+        )
+        nbytes = write_parquet_atomic(table, self.block_dir / name, **PARQUET_OPTIONS)
+        info = BlockInfo(name, level, window, int(run.ts.min()), int(run.ts.max()), nbytes)
+        with self._lock:
+            self._blocks[name] = info
+        return info
+
+    def compact(self, blocks: Sequence[BlockInfo]) -> BlockInfo:
+        """Merge the files of one window into one level-1 block (earlier files win on conflict)."""
+        windows = {b.window for b in blocks}
+        if len(windows) != 1:
+            raise ValueError(f"compact: files span several windows {sorted(windows)}")
+        run = self._read(blocks, None, None, None)
+        info = self._write_file(run, windows.pop(), 1)
+        self.drop_blocks(blocks)
+        return info
+
+    def drop_blocks(self, blocks: Sequence[BlockInfo]) -> None:
+        with self._lock:
+            for b in blocks:
+                if self._blocks.pop(b.name, None) is not None:
+                    self._garbage.append(self.block_dir / b.name)
+                self._series_cache.pop(b.name, None)
+
+    def collect_garbage(self) -> None:
+        with self._lock:
+            garbage, self._garbage = self._garbage, []
+        for path in garbage:
+            path.unlink(missing_ok=True)
+
+    # -- reading -----------------------------------------------------------------------------
+    def select(self, blocks: Sequence[BlockInfo], series_ids: np.ndarray, mint: int, maxt: int) -> SampleRun:
+        return self._read(blocks, np.asarray(series_ids, dtype=np.uint32), mint, maxt)
+
+    def _read(
+        self, blocks: Sequence[BlockInfo], ids: np.ndarray | None, mint: int | None, maxt: int | None
+    ) -> SampleRun:
+        """Samples from `blocks` (in the given priority order), sorted and deduplicated."""
+        empty = SampleRun(np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64))
+        if not blocks or (ids is not None and len(ids) == 0):
+            return empty
+        where = ["TRUE"]
+        if mint is not None and maxt is not None:
+            where.append(f"ts BETWEEN {int(mint)} AND {int(maxt)}")
+        cur = self._con.cursor()
+        try:
+            if ids is not None:
+                where.append(f"series BETWEEN {int(ids.min())} AND {int(ids.max())}")
+                if len(ids) < 64:
+                    where.append(f"series IN ({','.join(str(int(i)) for i in ids)})")
+                else:
+                    cur.register("ids", pa.table({"id": pa.array(ids, pa.uint32())}))
+                    where.append("series IN (SELECT id FROM ids)")
+            cond = " AND ".join(where)
+            query = " UNION ALL ".join(
+                f"SELECT series, ts, value, {k}::INTEGER AS k FROM read_parquet({_sql_str(self.block_dir / b.name)})"
+                f" WHERE {cond}"
+                for k, b in enumerate(blocks)
+            )
+            table = cur.sql(query).to_arrow_table()
+        finally:
+            cur.close()
+        if table.num_rows == 0:
+            return empty
+        cols = [c.to_numpy() for c in table.combine_chunks().columns]
+        run = SampleRun(cols[0].astype(np.uint32), cols[1].astype(np.int64), cols[2].astype(np.float64))
+        return sort_dedup(run, cols[3])
+
+    def series_in(self, blocks: Sequence[BlockInfo], mint: int, maxt: int) -> np.ndarray:
+        """Distinct series ids with samples in [mint, maxt] (per-file results cached when the
+        file lies fully inside the range)."""
+        parts = []
+        for b in blocks:
+            if b.maxt < mint or b.mint > maxt:
+                continue
+            whole = mint <= b.mint and b.maxt <= maxt
+            cached = self._series_cache.get(b.name) if whole else None
+            if cached is None:
+                cached = self._distinct_series(b, None if whole else (mint, maxt))
+                if whole:
+                    with self._lock:
+                        self._series_cache[b.name] = cached
+                        while len(self._series_cache) > _SERIES_CACHE_ENTRIES:
+                            self._series_cache.popitem(last=False)
+            parts.append(cached)
+        if not parts:
+            return np.empty(0, np.uint32)
+        return np.unique(np.concatenate(parts))
+
+    def _distinct_series(self, block: BlockInfo, rng: tuple[int, int] | None) -> np.ndarray:
+        cond = "" if rng is None else f" WHERE ts BETWEEN {int(rng[0])} AND {int(rng[1])}"
+        cur = self._con.cursor()
+        try:
+            table = cur.sql(
+                f"SELECT DISTINCT series FROM read_parquet({_sql_str(self.block_dir / block.name)}){cond}"
+            ).to_arrow_table()
+        finally:
+            cur.close()
+        return np.sort(table.column(0).to_numpy().astype(np.uint32))
+
+    # -- series catalog ----------------------------------------------------------------------
+    def save_series(self, first_ref: int, labels: Sequence[Sequence[str]]) -> None:
+        if not labels:
+            return
+        end = first_ref + len(labels)
+        table = pa.table(
+            {
+                "ref": pa.array(np.arange(first_ref, end, dtype=np.uint32)),
+                "labels": pa.array([orjson.dumps(list(flat)) for flat in labels], pa.binary()),
+            }
+        )
+        write_parquet_atomic(table, self.series_dir / f"{first_ref:010d}-{end:010d}.parquet", compression="zstd")
+
+    def load_series(self) -> Iterator[tuple[int, list[str]]]:
+        files = sorted(self.series_dir.glob("[0-9]*.parquet"))
+        next_ref = 0
+        for path in files:
+            table = pq.read_table(path)
+            refs = table.column("ref").to_numpy()
+            raw = table.column("labels").to_pylist()
+            for ref, blob in zip(refs.tolist(), raw, strict=True):
+                if ref < next_ref:
+                    continue
+                next_ref = ref + 1
+                yield ref, orjson.loads(blob)
+
+    def compact_series_catalog(self) -> None:
+        """Merge many small catalog files into one (keeps open() fast)."""
+        files = sorted(self.series_dir.glob("[0-9]*.parquet"))
+        if len(files) < 16:
+            return
+        entries = list(self.load_series())
+        if not entries or entries[-1][0] + 1 != len(entries):
+            log.warning("series catalog has gaps; not compacting it")
+            return
+        self.save_series(0, [flat for _, flat in entries])
+        keep = f"{0:010d}-{len(entries):010d}.parquet"
+        for path in files:
+            if path.name != keep:
+                path.unlink(missing_ok=True)
+
+    # -- backfill drop box -------------------------------------------------------------------
+    def write_import(self, labels: Sequence[Sequence[str]], run: SampleRun) -> Path:
+        """Write a self-contained import unit (local series ids) atomically: tmp dir + rename."""
+        name = uuid.uuid4().hex
+        tmp = self.import_dir / f".tmp-{name}"
+        tmp.mkdir()
+        catalog = pa.table(
+            {
+                "ref": pa.array(np.arange(len(labels), dtype=np.uint32)),
+                "labels": pa.array([orjson.dumps(list(flat)) for flat in labels], pa.binary()),
+            }
+        )
+        write_parquet_atomic(catalog, tmp / "series.parquet", compression="zstd")
+        data = pa.table(
+            {"series": pa.array(run.series, pa.uint32()), "ts": run.ts, "value": run.values}, schema=SAMPLE_SCHEMA
+        )
+        write_parquet_atomic(data, tmp / "data.parquet", **PARQUET_OPTIONS)
+        final = self.import_dir / name
+        os.rename(tmp, final)
+        _fsync_dir(self.import_dir)
+        return final
+
+    def pending_imports(self) -> list[Path]:
+        return sorted(p for p in self.import_dir.iterdir() if p.is_dir() and not p.name.startswith(".tmp-"))
+
+    def read_import(self, unit: Path) -> tuple[list[list[str]], SampleRun]:
+        catalog = pq.read_table(unit / "series.parquet")
+        labels = [orjson.loads(b) for b in catalog.column("labels").to_pylist()]
+        data = pq.read_table(unit / "data.parquet")
+        run = SampleRun(
+            data.column("series").to_numpy().astype(np.uint32),
+            data.column("ts").to_numpy().astype(np.int64),
+            data.column("value").to_numpy().astype(np.float64),
+        )
+        return labels, run
+
+    def finish_import(self, unit: Path) -> None:
+        shutil.rmtree(unit, ignore_errors=True)
