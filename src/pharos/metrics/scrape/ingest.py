@@ -1,0 +1,220 @@
+"""The scrape hot path: parsed samples -> TSDB refs, values and timestamps as numpy arrays.
+
+A per-target SeriesCache maps each sample's series text (`Sample.key`, stable across scrapes)
+to the TSDB ref of its final label set (after target labels and metric_relabel_configs), or to
+DROPPED. A series seen before costs one dict lookup; only new series pay for label merging,
+relabelling, limit checks and `TSDB.get_ref`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pharos.metrics.exposition.parser import MetricMetadata, Sample
+from pharos.metrics.model import METRIC_NAME, Labels, make_labels
+from pharos.metrics.scrape.client import ScrapeError
+from pharos.metrics.scrape.relabel import compile_relabel
+from pharos.metrics.scrape.settings import Limits, ScrapeSettings
+
+DROPPED = -1
+EXPORTED_PREFIX = "exported_"
+_EMPTY_REFS = np.empty(0, dtype=np.int64)
+
+
+@dataclass
+class SeriesCache:
+    """Per-target state carried from scrape to scrape (and across a loop restart on reload)."""
+
+    refs: dict[str, int] = field(default_factory=dict)  # series text -> ref or DROPPED
+    prev_refs: np.ndarray = field(default_factory=lambda: _EMPTY_REFS)  # last scrape, for staleness
+    metadata: dict[str, MetricMetadata] = field(default_factory=dict)
+
+    def stale_refs(self, current: np.ndarray) -> np.ndarray:
+        """Refs of the previous scrape that are absent from `current`."""
+        prev = self.prev_refs
+        if len(prev) == 0 or np.array_equal(prev, current):
+            return _EMPTY_REFS
+        return np.setdiff1d(prev, current, assume_unique=False)
+
+    def trim(self, samples: Sequence[Sample]) -> None:
+        """Forget series texts absent from this scrape once the cache grows well past its size."""
+        if len(self.refs) > 2 * len(samples) + 1000:
+            refs = self.refs
+            self.refs = {s.key: refs[s.key] for s in samples if s.key in refs}
+
+
+@dataclass
+class Batch:
+    """One scrape's samples ready for TSDB.append."""
+
+    refs: np.ndarray  # int64
+    values: np.ndarray  # float64
+    timestamps: np.ndarray  # int64 ms
+    tracked: np.ndarray  # refs subject to staleness (samples without explicit timestamps)
+    total: int  # samples scraped
+    added: int  # samples after metric relabelling
+    series_added: int
+
+
+class Ingester:
+    """Turns a target's parsed samples into a Batch, enforcing the scrape limits."""
+
+    def __init__(
+        self,
+        target_labels: Labels,
+        settings: ScrapeSettings,
+        get_ref: Callable[[Labels], int],
+        cache: SeriesCache,
+    ) -> None:
+        self.target_labels = target_labels
+        self.target_names = frozenset(n for n, _ in target_labels)
+        self.honor_labels = settings.honor_labels
+        self.honor_timestamps = settings.honor_timestamps
+        self.metric_relabel = compile_relabel(settings.metric_relabel_configs)
+        self.limits = settings.limits
+        self.get_ref = get_ref
+        self.cache = cache
+
+    def ingest(self, samples: Sequence[Sample], default_ts: int) -> Batch:
+        """Map samples to refs; raise ScrapeError if a limit is exceeded (nothing is appended)."""
+        refs: list[int] = []
+        values: list[float] = []
+        explicit: list[tuple[int, int]] = []
+        series_added = 0
+        lookup = self.cache.refs.get
+        add_ref, add_value = refs.append, values.append
+        honor_ts = self.honor_timestamps
+        for s in samples:
+            ref = lookup(s.key)
+            if ref is None:
+                ref = self._new_series(s)
+                if ref != DROPPED:
+                    series_added += 1
+            if ref == DROPPED:
+                continue
+            if honor_ts and s.timestamp_ms is not None:
+                explicit.append((len(refs), s.timestamp_ms))
+            add_ref(ref)
+            add_value(s.value)
+        self._check_sample_limit(len(samples), len(refs))
+        self.cache.trim(samples)
+        return self._batch(refs, values, explicit, default_ts, len(samples), series_added)
+
+    def _check_sample_limit(self, total: int, added: int) -> None:
+        limit = self.limits.sample_limit
+        if limit > 0 and added > limit:
+            raise SampleLimitError(total, added)
+
+    @staticmethod
+    def _batch(
+        refs: list[int],
+        values: list[float],
+        explicit: list[tuple[int, int]],
+        default_ts: int,
+        total: int,
+        series_added: int,
+    ) -> Batch:
+        ref_arr = np.array(refs, dtype=np.int64)
+        ts_arr = np.full(len(refs), default_ts, dtype=np.int64)
+        tracked = ref_arr
+        if explicit:
+            idx = np.fromiter((i for i, _ in explicit), dtype=np.int64, count=len(explicit))
+            ts_arr[idx] = np.fromiter((t for _, t in explicit), dtype=np.int64, count=len(explicit))
+            keep = np.ones(len(refs), dtype=bool)
+            keep[idx] = False
+            tracked = ref_arr[keep]
+        return Batch(
+            refs=ref_arr,
+            values=np.array(values, dtype=np.float64),
+            timestamps=ts_arr,
+            tracked=tracked,
+            total=total,
+            added=len(refs),
+            series_added=series_added,
+        )
+
+    def _new_series(self, sample: Sample) -> int:
+        """Resolve a series text seen for the first time; cache its ref (or DROPPED)."""
+        lset = self.mutate(sample.labels)
+        if lset is None:
+            self.cache.refs[sample.key] = DROPPED
+            return DROPPED
+        if not any(n == METRIC_NAME for n, _ in lset):
+            raise ScrapeError(f"missing metric name ({METRIC_NAME} label)")
+        verify_label_limits(lset, self.limits)
+        ref = self.get_ref(lset)
+        self.cache.refs[sample.key] = ref
+        return ref
+
+    def mutate(self, scraped: Labels) -> Labels | None:
+        """Merge target labels (honor_labels rules), then apply metric_relabel_configs."""
+        merged = dict(scraped)
+        if self.honor_labels:
+            for name, value in self.target_labels:
+                merged.setdefault(name, value)
+        else:
+            conflicts = [(n, merged[n]) for n, _ in self.target_labels if merged.get(n)]
+            merged.update(self.target_labels)
+            if conflicts:
+                merged.update(resolve_conflicts(conflicts, scraped, self.target_names))
+        lset = make_labels(merged)
+        if self.metric_relabel:
+            return self.metric_relabel(lset) or None
+        return lset
+
+
+class SampleLimitError(ScrapeError):
+    """sample_limit exceeded; carries the counts Prometheus still reports for the scrape."""
+
+    def __init__(self, total: int, added: int) -> None:
+        super().__init__("sample limit exceeded")
+        self.total = total
+        self.added = added
+
+
+def resolve_conflicts(
+    conflicts: list[tuple[str, str]], exposed: Labels, target_names: frozenset[str]
+) -> dict[str, str]:
+    """Rename scraped labels clashing with target labels to `exported_<name>` (repeated until free)."""
+    exposed_names = {n for n, _ in exposed}
+    ordered = sorted(conflicts, key=lambda c: len(c[0]))
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for name, value in ordered:
+        new = name
+        while True:
+            new = EXPORTED_PREFIX + new
+            if new not in exposed_names and new not in target_names and new not in taken:
+                break
+        taken.add(new)
+        out[new] = value
+    return out
+
+
+def verify_label_limits(lset: Labels, limits: Limits) -> None:
+    """Raise ScrapeError with Prometheus's text when a label limit is exceeded."""
+    metric = dict(lset).get(METRIC_NAME, "")[:50]
+    if limits.label_limit > 0 and len(lset) > limits.label_limit:
+        raise ScrapeError(
+            f"label_limit exceeded (metric: {metric}, number of labels: {len(lset)}, "
+            f"limit: {limits.label_limit})"
+        )
+    name_limit, value_limit = limits.label_name_length_limit, limits.label_value_length_limit
+    if name_limit <= 0 and value_limit <= 0:
+        return
+    for name, value in lset:
+        if name_limit > 0 and len(name.encode()) > name_limit:
+            raise ScrapeError(
+                f"label_name_length_limit exceeded (metric: {metric}, label name: {name[:50]}, "
+                f"length: {len(name.encode())}, limit: {name_limit})"
+            )
+        if value_limit > 0 and len(value.encode()) > value_limit:
+            raise ScrapeError(
+                f"label_value_length_limit exceeded (metric: {metric}, label name: {name[:50]}, "
+                f"value: {json.dumps(value[:50], ensure_ascii=False)}, length: {len(value.encode())}, "
+                f"limit: {value_limit})"
+            )
