@@ -4,40 +4,206 @@
 INTERFACE CONTRACT: field names are Prometheus's; durations are parsed to seconds (float),
 sizes to bytes (int). The config helper owns loading (line numbers in errors, warnings for
 unsupported fields); scraping reads these models.
+
+After validation of a `PharosConfig`, every `ScrapeConfig.scrape_interval` and `scrape_timeout`
+is filled in from `global` (Prometheus's defaulting), `authorization` holds the normalised
+credentials (`bearer_token*` are mapped onto it, type defaults to "Bearer"), and each
+`RelabelConfig.rule` is its compiled relabel rule (see pharos.metrics.scrape.relabel).
+
+Durations accept Prometheus strings (`15s`, `1m30s`) and, when built from Python, plain numbers
+of seconds; loading a file (validation context `{"strict_formats": True}`) rejects bare numbers
+other than 0 as Prometheus does. Sizes likewise (`10MB`, `512KiB`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from pharos.config.units import parse_duration, parse_size
+from pharos.metrics.scrape.relabel import RELABEL_TARGET_RE, Rule, compile_rule, is_valid_label_name
+
+RELABEL_ACTIONS = (
+    "replace", "keep", "drop", "keepequal", "dropequal", "hashmod",
+    "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase",
+)
+_FILE_SD_NAME_RE = re.compile(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$")
+
+
+def fail(message: str, *path: str | int) -> NoReturn:
+    """Raise a validation error with a clean message; `path` narrows the location below the model."""
+    raise PydanticCustomError("pharos", "{msg}", {"msg": message, "path": path})
+
+
+def _strict(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("strict_formats"))
+
+
+def _go_quote(value: Any) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _to_duration(value: Any, info: ValidationInfo) -> Any:
+    """Parse a Prometheus duration to seconds."""
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            fail(str(exc))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value == 0 or not _strict(info):
+            return float(value)
+        fail(f"not a valid duration string: {_go_quote(value)} (a duration needs a unit, e.g. \"{value}s\")")
+    return value
+
+
+def _to_size(value: Any, info: ValidationInfo) -> Any:
+    """Parse a Prometheus byte size to bytes."""
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            fail(str(exc))
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value == 0 or not _strict(info):
+            return value
+        fail(f"not a valid size: {_go_quote(value)} (a size needs a unit, e.g. \"{value}B\" or \"{value}MB\")")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_to_duration)]
+OptDuration = Annotated[float | None, BeforeValidator(_to_duration)]
+Size = Annotated[int, BeforeValidator(_to_size)]
+OptSize = Annotated[int | None, BeforeValidator(_to_size)]
+Count = Annotated[int, Field(ge=0)]
+OptCount = Annotated[int | None, Field(ge=0)]
+
+
+def _check_label_names(names: Any, what: str = "label name") -> None:
+    """Fail on the first invalid label name."""
+    for name in names:
+        if not is_valid_label_name(name):
+            fail(f"{_go_quote(name)} is not a valid {what}", name)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class RelabelConfig(_Model):
     source_labels: list[str] = Field(default_factory=list)
     separator: str = ";"
     regex: str = "(.*)"
-    modulus: int = 0
+    modulus: int = Field(default=0, ge=0)
     target_label: str = ""
     replacement: str = "$1"
     action: Literal[
         "replace", "keep", "drop", "keepequal", "dropequal", "hashmod",
         "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase",
     ] = "replace"
+    _rule: Rule | None = PrivateAttr(default=None)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _lower_action(cls, value: Any) -> Any:
+        """Actions are case-insensitive, as in Prometheus."""
+        if isinstance(value, str):
+            if value.lower() not in RELABEL_ACTIONS:
+                fail(f"unknown relabel action {_go_quote(value)}")
+            return value.lower()
+        return value
+
+    @field_validator("source_labels")
+    @classmethod
+    def _check_sources(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if not is_valid_label_name(name):
+                fail(f"{_go_quote(name)} is not a valid label name", i)
+        return value
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _null_regex(cls, value: Any) -> Any:
+        """An explicit null regex is the empty regex (Prometheus)."""
+        return "" if value is None else value
+
+    @model_validator(mode="after")
+    def _validate(self) -> RelabelConfig:
+        """Prometheus's relabel config checks, then compile the rule."""
+        _check_relabel(self, self.model_fields_set)
+        try:
+            self._rule = compile_rule(self)
+        except re.error as exc:
+            fail(f"invalid regex {_go_quote(self.regex)}: {exc}", "regex")
+        return self
+
+    @property
+    def rule(self) -> Rule:
+        """The compiled rule (compiled on validation)."""
+        if self._rule is None:
+            self._rule = compile_rule(self)
+        return self._rule
+
+
+def _check_relabel(c: RelabelConfig, given: set[str]) -> None:
+    """Prometheus's RelabelConfig.UnmarshalYAML checks, same messages."""
+    act = c.action
+    if c.modulus == 0 and act == "hashmod":
+        fail("relabel configuration for hashmod requires non-zero modulus", "modulus")
+    needs_target = act in ("replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal")
+    if needs_target and c.target_label == "":
+        fail(f"relabel configuration for {act} action requires 'target_label' value", "target_label")
+    templated = act in ("replace", "lowercase", "uppercase", "keepequal", "dropequal")
+    if templated and not RELABEL_TARGET_RE.fullmatch(c.target_label):
+        fail(f"{_go_quote(c.target_label)} is invalid 'target_label' for {act} action", "target_label")
+    if act in ("lowercase", "uppercase", "keepequal", "dropequal") and c.replacement != "$1":
+        fail(f"'replacement' can not be set for {act} action", "replacement")
+    if act == "labelmap" and not RELABEL_TARGET_RE.fullmatch(c.replacement):
+        fail(f"{_go_quote(c.replacement)} is invalid 'replacement' for {act} action", "replacement")
+    if act == "hashmod" and not is_valid_label_name(c.target_label):
+        fail(f"{_go_quote(c.target_label)} is invalid 'target_label' for {act} action", "target_label")
+    if act in ("keepequal", "dropequal") and given & {"regex", "modulus", "separator", "replacement"}:
+        fail(f"{act} action requires only 'source_labels' and `target_label`, and no other fields")
+    if act in ("labeldrop", "labelkeep") and given & {
+        "source_labels", "target_label", "modulus", "separator", "replacement"
+    }:
+        fail(f"{act} action requires only 'regex', and no other fields")
 
 
 class StaticConfig(_Model):
     targets: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("labels")
+    @classmethod
+    def _check_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_label_names(value)
+        return value
+
 
 class FileSDConfig(_Model):
     files: list[str]
-    refresh_interval: float = 300.0
+    refresh_interval: Duration = 300.0
+
+    @field_validator("files")
+    @classmethod
+    def _check_files(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if not _FILE_SD_NAME_RE.match(name):
+                fail(f"path name {_go_quote(name)} is not valid for file discovery", i)
+        return value
 
 
 class BasicAuth(_Model):
@@ -55,21 +221,40 @@ class TLSConfig(_Model):
 
 
 class GlobalConfig(_Model):
-    scrape_interval: float = 60.0
-    scrape_timeout: float = 10.0
-    evaluation_interval: float = 60.0
+    scrape_interval: Duration = 60.0
+    scrape_timeout: Duration = 10.0
+    evaluation_interval: Duration = 60.0
     external_labels: dict[str, str] = Field(default_factory=dict)
-    body_size_limit: int = 0
-    sample_limit: int = 0
-    label_limit: int = 0
-    label_name_length_limit: int = 0
-    label_value_length_limit: int = 0
+    body_size_limit: Size = 0
+    sample_limit: Count = 0
+    label_limit: Count = 0
+    label_name_length_limit: Count = 0
+    label_value_length_limit: Count = 0
+
+    @field_validator("external_labels")
+    @classmethod
+    def _check_external(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_label_names(value)
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> GlobalConfig:
+        """Prometheus's global defaulting: timeout <= interval, zero means default."""
+        if self.scrape_interval == 0:
+            self.scrape_interval = 60.0
+        if self.scrape_timeout == 0 or "scrape_timeout" not in self.model_fields_set:
+            self.scrape_timeout = min(10.0, self.scrape_interval)
+        if self.scrape_timeout > self.scrape_interval:
+            fail("global scrape timeout greater than scrape interval", "scrape_timeout")
+        if self.evaluation_interval == 0:
+            self.evaluation_interval = 60.0
+        return self
 
 
 class ScrapeConfig(_Model):
     job_name: str
-    scrape_interval: float | None = None  # None: from global
-    scrape_timeout: float | None = None  # None: from global (capped at the interval)
+    scrape_interval: OptDuration = None  # None: from global
+    scrape_timeout: OptDuration = None  # None: from global (capped at the interval)
     metrics_path: str = "/metrics"
     scheme: Literal["http", "https"] = "http"
     params: dict[str, list[str]] = Field(default_factory=dict)
@@ -84,24 +269,103 @@ class ScrapeConfig(_Model):
     file_sd_configs: list[FileSDConfig] = Field(default_factory=list)
     relabel_configs: list[RelabelConfig] = Field(default_factory=list)
     metric_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
-    sample_limit: int | None = None
-    label_limit: int | None = None
-    label_name_length_limit: int | None = None
-    label_value_length_limit: int | None = None
-    body_size_limit: int | None = None
+    sample_limit: OptCount = None
+    label_limit: OptCount = None
+    label_name_length_limit: OptCount = None
+    label_value_length_limit: OptCount = None
+    body_size_limit: OptSize = None
+
+    @model_validator(mode="after")
+    def _validate(self) -> ScrapeConfig:
+        """Prometheus's scrape config checks (job name, HTTP client, static targets)."""
+        if not self.job_name:
+            fail("job_name is empty", "job_name")
+        _check_http_client(self)
+        if not self.relabel_configs:
+            for i, sc in enumerate(self.static_configs):
+                for j, target in enumerate(sc.targets):
+                    if "/" in target:
+                        fail(f"{_go_quote(target)} is not a valid hostname", "static_configs", i, "targets", j)
+        return self
+
+
+def _check_http_client(c: ScrapeConfig) -> None:
+    """Prometheus's HTTPClientConfig.Validate, normalising bearer tokens into `authorization`."""
+    if c.bearer_token and c.bearer_token_file:
+        fail("at most one of bearer_token & bearer_token_file must be configured", "bearer_token_file")
+    if c.basic_auth is not None and (c.bearer_token or c.bearer_token_file):
+        fail("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured")
+    if c.basic_auth is not None and c.basic_auth.password and c.basic_auth.password_file:
+        fail("at most one of basic_auth password & password_file must be configured", "basic_auth")
+    if c.authorization is None:
+        if c.bearer_token:
+            c.authorization = {"type": "Bearer", "credentials": c.bearer_token}
+        elif c.bearer_token_file:
+            c.authorization = {"type": "Bearer", "credentials_file": c.bearer_token_file}
+        return
+    _check_authorization(c)
+
+
+def _check_authorization(c: ScrapeConfig) -> None:
+    """Validate and normalise an explicit `authorization` block."""
+    auth = c.authorization or {}
+    for key in auth:
+        if key not in ("type", "credentials", "credentials_file"):
+            fail(f"field {key} not found in type config.Authorization", "authorization", key)
+    if c.bearer_token or c.bearer_token_file:
+        fail("authorization is not compatible with bearer_token & bearer_token_file", "authorization")
+    if auth.get("credentials") and auth.get("credentials_file"):
+        fail("at most one of authorization credentials & credentials_file must be configured", "authorization")
+    auth["type"] = auth.get("type", "").strip() or "Bearer"
+    if auth["type"].lower() == "basic":
+        fail('authorization type cannot be set to "basic", use "basic_auth" instead', "authorization", "type")
+    if c.basic_auth is not None:
+        fail("at most one of basic_auth, oauth2 & authorization must be configured", "authorization")
 
 
 class StorageConfig(_Model):
     """pharos' own `storage:` section (Prometheus sets these by flags)."""
 
-    retention_time: float = 15 * 24 * 3600.0
-    retention_size: int = 0
-    block_duration: float = 2 * 3600.0
-    out_of_order_time_window: float = 600.0
-    wal_fsync_interval: float = 1.0
+    retention_time: Duration = 15 * 24 * 3600.0
+    retention_size: Size = 0
+    block_duration: Duration = 2 * 3600.0
+    out_of_order_time_window: Duration = 600.0
+    wal_fsync_interval: Duration = 1.0
+
+    @model_validator(mode="after")
+    def _positive(self) -> StorageConfig:
+        """Block duration and fsync interval must be positive."""
+        if self.block_duration <= 0:
+            fail("block_duration must be greater than 0", "block_duration")
+        if self.wal_fsync_interval <= 0:
+            fail("wal_fsync_interval must be greater than 0", "wal_fsync_interval")
+        return self
 
 
 class PharosConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+
+    @model_validator(mode="after")
+    def _scrape_defaults(self) -> PharosConfig:
+        """Fill per-job interval/timeout from global; job names must be unique (Prometheus)."""
+        seen: set[str] = set()
+        g = self.global_
+        for i, sc in enumerate(self.scrape_configs):
+            if not sc.scrape_interval:
+                sc.scrape_interval = g.scrape_interval
+            if sc.scrape_timeout and sc.scrape_timeout > sc.scrape_interval:
+                fail(f"scrape timeout greater than scrape interval for scrape config with job name "
+                     f"{_go_quote(sc.job_name)}", "scrape_configs", i, "scrape_timeout")
+            if not sc.scrape_timeout:
+                sc.scrape_timeout = min(g.scrape_timeout, sc.scrape_interval)
+            if sc.job_name in seen:
+                fail(f"found multiple scrape configs with job name {_go_quote(sc.job_name)}",
+                     "scrape_configs", i, "job_name")
+            seen.add(sc.job_name)
+        return self
+
+    def scrape_config(self, job_name: str) -> ScrapeConfig | None:
+        """The scrape config of `job_name`, if any."""
+        return next((sc for sc in self.scrape_configs if sc.job_name == job_name), None)
