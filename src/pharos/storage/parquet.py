@@ -172,7 +172,9 @@ class ParquetBackend:
         out = []
         for w in np.unique(windows):
             sel = windows == w
-            out.append(self._write_file(SampleRun(run.series[sel], run.ts[sel], run.values[sel]), int(w), level))
+            out.append(
+                self._write_file(SampleRun(run.series[sel], run.ts[sel], run.values[sel]), int(w), level)
+            )
         return out
 
     def _write_file(self, run: SampleRun, window: int, level: int) -> BlockInfo:
@@ -291,7 +293,9 @@ class ParquetBackend:
                 "labels": pa.array([orjson.dumps(list(flat)) for flat in labels], pa.binary()),
             }
         )
-        write_parquet_atomic(table, self.series_dir / f"{first_ref:010d}-{end:010d}.parquet", compression="zstd")
+        write_parquet_atomic(
+            table, self.series_dir / f"{first_ref:010d}-{end:010d}.parquet", compression="zstd"
+        )
 
     def load_series(self) -> Iterator[tuple[int, list[str]]]:
         files = sorted(self.series_dir.glob("[0-9]*.parquet"))
@@ -335,7 +339,8 @@ class ParquetBackend:
         )
         write_parquet_atomic(catalog, tmp / "series.parquet", compression="zstd")
         data = pa.table(
-            {"series": pa.array(run.series, pa.uint32()), "ts": run.ts, "value": run.values}, schema=SAMPLE_SCHEMA
+            {"series": pa.array(run.series, pa.uint32()), "ts": run.ts, "value": run.values},
+            schema=SAMPLE_SCHEMA,
         )
         write_parquet_atomic(data, tmp / "data.parquet", **PARQUET_OPTIONS)
         final = self.import_dir / name

@@ -98,7 +98,10 @@ class TSDB:
         self._opened = True
         log.info(
             "TSDB open: %d series, %d head samples, %d blocks in %.2fs",
-            len(self.registry), self.head.num_samples, len(self.backend.blocks()), time.monotonic() - started,
+            len(self.registry),
+            self.head.num_samples,
+            len(self.backend.blocks()),
+            time.monotonic() - started,
         )
 
     def _restore_series(self, ref: int, flat: list[str]) -> None:
@@ -120,7 +123,9 @@ class TSDB:
                 keep = rec.refs < len(self.registry)
                 if not keep.all():
                     log.error("WAL samples for %d unknown series dropped", int((~keep).sum()))
-                    rec = SampleRecord(rec.refs[keep], rec.ts if len(rec.ts) == 1 else rec.ts[keep], rec.values[keep])
+                    rec = SampleRecord(
+                        rec.refs[keep], rec.ts if len(rec.ts) == 1 else rec.ts[keep], rec.values[keep]
+                    )
                 if len(rec.refs):
                     self.head.add(make_batch(rec.refs, rec.ts, rec.values))
                     samples += len(rec.refs)
@@ -195,7 +200,9 @@ class TSDB:
         return AppendResult(accepted, v.out_of_order, v.duplicate, v.out_of_bounds)
 
     # -- reading -----------------------------------------------------------------------------
-    def _snapshot(self, refs: np.ndarray, mint: int, maxt: int) -> tuple[list[BlockInfo], list[headmod.Batch], np.ndarray]:
+    def _snapshot(
+        self, refs: np.ndarray, mint: int, maxt: int
+    ) -> tuple[list[BlockInfo], list[headmod.Batch], np.ndarray]:
         """Under the lock: blocks and head batches to read, and the wanted-ref mask."""
         assert self.backend is not None
         blocks = [b for b in self.backend.blocks() if b.maxt >= mint and b.mint <= maxt]
@@ -342,7 +349,9 @@ class TSDB:
         if nseries <= self._catalog_saved:
             return
         with self._lock:
-            flats = [SeriesRegistry.flatten(self.registry.labels(r)) for r in range(self._catalog_saved, nseries)]
+            flats = [
+                SeriesRegistry.flatten(self.registry.labels(r)) for r in range(self._catalog_saved, nseries)
+            ]
         self.backend.save_series(self._catalog_saved, flats)
         self._catalog_saved = nseries
 
@@ -369,7 +378,13 @@ class TSDB:
             if len(files) == 1 and files[0].level >= 1:
                 continue
             info = self.backend.compact(files)
-            log.info("compacted %d files of window %d into %s (%d bytes)", len(files), window, info.name, info.nbytes)
+            log.info(
+                "compacted %d files of window %d into %s (%d bytes)",
+                len(files),
+                window,
+                info.name,
+                info.nbytes,
+            )
 
     def _apply_retention(self, now_ms: int) -> None:
         assert self.backend is not None
@@ -417,7 +432,9 @@ class TSDB:
             if len(run):
                 self.maxt_seen = max(self.maxt_seen, int(run.ts.max()))
             self.backend.finish_import(unit)
-            log.info("imported %s: %d samples, %d series, %d files", unit.name, len(run), len(labels), len(written))
+            log.info(
+                "imported %s: %d samples, %d series, %d files", unit.name, len(run), len(labels), len(written)
+            )
 
     # -- statistics --------------------------------------------------------------------------
     def stats(self) -> dict:

@@ -87,7 +87,9 @@ class Head:
         return bool((self._scratch[refs] != idx).any())
 
     # -- validation --------------------------------------------------------------------------
-    def validate(self, refs: np.ndarray, ts: np.ndarray, values: np.ndarray, ooo_window: int, min_valid: int) -> Validation:
+    def validate(
+        self, refs: np.ndarray, ts: np.ndarray, values: np.ndarray, ooo_window: int, min_valid: int
+    ) -> Validation:
         """Classify samples of distinct series; see TSDB.append for the rules."""
         last = self.last_ts[refs]
         bits = values.view(np.uint64)
@@ -105,7 +107,9 @@ class Head:
             out_of_bounds=int((bounds & ~identical).sum()),
         )
 
-    def validate_slow(self, refs: np.ndarray, ts: np.ndarray, values: np.ndarray, ooo_window: int, min_valid: int) -> Validation:
+    def validate_slow(
+        self, refs: np.ndarray, ts: np.ndarray, values: np.ndarray, ooo_window: int, min_valid: int
+    ) -> Validation:
         """Sample-by-sample validation for batches that contain a series more than once."""
         accept = np.zeros(len(refs), dtype=bool)
         ooo = dup = oob = 0

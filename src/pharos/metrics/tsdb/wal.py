@@ -136,7 +136,11 @@ class WAL:
                 last_log = now
                 log.info(
                     "WAL replay: segment %d/%d, %.1f/%.1f MB, %.1fs",
-                    i + 1, len(segments), done / 1e6, total / 1e6, now - started,
+                    i + 1,
+                    len(segments),
+                    done / 1e6,
+                    total / 1e6,
+                    now - started,
                 )
 
     def _replay_segment(self, seg: int, data: bytes) -> Iterator[tuple[int, object]]:
@@ -154,7 +158,12 @@ class WAL:
             yield kind, (_decode_series(payload) if kind == SERIES else _decode_samples(payload))
             pos = body_start + length
         if pos < end:
-            log.warning("WAL segment %d: torn or corrupt record at offset %d; truncating %d bytes", seg, pos, end - pos)
+            log.warning(
+                "WAL segment %d: torn or corrupt record at offset %d; truncating %d bytes",
+                seg,
+                pos,
+                end - pos,
+            )
             with open(self._path(seg), "r+b") as f:
                 f.truncate(pos)
                 os.fsync(f.fileno())

@@ -1,0 +1,73 @@
+"""Series registry: refs and Prometheus matcher semantics."""
+
+from __future__ import annotations
+
+from tsdb_helpers import lbl
+
+from pharos.metrics.model import Matcher, MatchOp
+from pharos.metrics.tsdb.registry import SeriesRegistry
+
+
+def _registry() -> SeriesRegistry:
+    reg = SeriesRegistry()
+    reg.add(lbl("up", job="node", instance="a"))  # 0
+    reg.add(lbl("up", job="node", instance="b"))  # 1
+    reg.add(lbl("up", job="app"))  # 2: no instance label
+    reg.add(lbl("http_requests_total", job="app", code="200"))  # 3
+    reg.add(lbl("http_requests_total", job="app", code="500"))  # 4
+    return reg
+
+
+def _m(name: str, op: str, value: str) -> Matcher:
+    return Matcher(name, MatchOp(op), value)
+
+
+def test_refs_are_dense_and_stable() -> None:
+    reg = _registry()
+    assert len(reg) == 5
+    assert reg.get(lbl("up", job="app")) == 2
+    assert reg.labels(3) == lbl("http_requests_total", job="app", code="200")
+    assert reg.get(lbl("up", job="nope")) is None
+
+
+def test_equal_and_not_equal() -> None:
+    reg = _registry()
+    assert reg.match([_m("__name__", "=", "up")]).tolist() == [0, 1, 2]
+    assert reg.match([_m("__name__", "=", "up"), _m("job", "!=", "node")]).tolist() == [2]
+    # != on a missing label: the series lacks it, i.e. has "", which is != "a"
+    assert reg.match([_m("__name__", "=", "up"), _m("instance", "!=", "a")]).tolist() == [1, 2]
+
+
+def test_empty_value_matches_missing_label() -> None:
+    reg = _registry()
+    assert reg.match([_m("instance", "=", "")]).tolist() == [2, 3, 4]
+    assert reg.match([_m("instance", "!=", "")]).tolist() == [0, 1]
+    assert reg.match([_m("nolabel", "=", "")]).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_regex_is_fully_anchored() -> None:
+    reg = _registry()
+    assert reg.match([_m("code", "=~", "2..")]).tolist() == [3]
+    assert reg.match([_m("code", "=~", "2")]).tolist() == []  # anchored: "2" != "200"
+    assert reg.match([_m("__name__", "=~", "http_.*")]).tolist() == [3, 4]
+    assert reg.match([_m("__name__", "=~", "requests")]).tolist() == []
+
+
+def test_regex_matching_empty_includes_missing() -> None:
+    reg = _registry()
+    assert reg.match([_m("instance", "=~", "a|")]).tolist() == [0, 2, 3, 4]
+    assert reg.match([_m("instance", "=~", ".*")]).tolist() == [0, 1, 2, 3, 4]
+    assert reg.match([_m("instance", "=~", ".+")]).tolist() == [0, 1]
+
+
+def test_not_regex() -> None:
+    reg = _registry()
+    assert reg.match([_m("code", "!~", "5..")]).tolist() == [0, 1, 2, 3]
+    assert reg.match([_m("instance", "!~", ".*")]).tolist() == []
+    assert reg.match([_m("instance", "!~", "")]).tolist() == [0, 1]
+
+
+def test_match_any_is_a_union() -> None:
+    reg = _registry()
+    got = reg.match_any([[_m("code", "=", "500")], [_m("instance", "=", "a")]])
+    assert got.tolist() == [0, 4]
