@@ -49,6 +49,9 @@ CHECKS = [
     ("disk_bytes_per_sample", 1.0, 0.5),
     ("rss_bytes_per_series", 1.5, 1.0),
 ]
+# Prometheus runs without an out-of-order window; pharos gets one scrape interval (its default
+# of 10m would keep each block open, uncompacted, for 10 minutes after its end).
+PHAROS_STORAGE = "storage:\n  block_duration: {block}\n  out_of_order_time_window: {ooo}\n"
 console = Console()
 
 
@@ -113,7 +116,7 @@ def start_targets(procs: Procs, tmp: Path, args: argparse.Namespace) -> list[int
 def start_servers(procs: Procs, tmp: Path, ports: list[int], args: argparse.Namespace) -> list[Side]:
     config = scrape_config_yaml({"node": [f"127.0.0.1:{p}" for p in ports]}, args.interval)
     (tmp / "prometheus.yml").write_text(config)
-    (tmp / "pharos.yml").write_text(config + f"storage:\n  block_duration: {args.block}\n")
+    (tmp / "pharos.yml").write_text(config + PHAROS_STORAGE.format(block=args.block, ooo=args.interval))
     prom_port, pharos_port = free_ports(2)
     sides = []
     if args.only != "pharos":

@@ -41,13 +41,15 @@ def _sum_named(metrics: dict[str, float], names: list[str]) -> float | None:
 def figures(server: str, base: str, data_dir: Path) -> Figures:
     metrics = parse_text_metrics(http_get(base + "/metrics", timeout=60).decode())
     series = _sum_named(metrics, SERIES_NAMES[server])
-    if series is None and server == "pharos":
-        series = api_get(base, "/api/v1/status/tsdb", timeout=60)["headStats"]["numSeries"]
     # Prometheus exports its (labelled) appended counter only once something was appended.
-    appended = _sum_named(metrics, APPENDED_NAMES[server]) or 0
+    appended = _sum_named(metrics, APPENDED_NAMES[server])
+    if server == "pharos" and (series is None or appended is None):
+        status = api_get(base, "/api/v1/status/tsdb", timeout=60)
+        series = status["headStats"]["numSeries"] if series is None else series
+        appended = status.get("pharos", {}).get("samples_appended_total", appended)
     if series is None:
         raise RuntimeError(f"{server}: no head series figure in {base}/metrics")
-    return Figures(int(series), int(appended))
+    return Figures(int(series), int(appended or 0))
 
 
 def prometheus_blocks(data_dir: Path) -> tuple[int, int]:
@@ -62,11 +64,12 @@ def prometheus_blocks(data_dir: Path) -> tuple[int, int]:
 
 
 def pharos_blocks(data_dir: Path) -> tuple[int, int]:
-    """(bytes, samples) of pharos' Parquet blocks plus its series catalog (the counterpart of
-    the label part of a Prometheus block index)."""
+    """(bytes, samples) of pharos' compacted Parquet blocks (level >= 1; level-0 files are
+    head flushes awaiting compaction) plus its series catalog, the counterpart of the label
+    part of a Prometheus block index."""
     import pyarrow.parquet as pq
 
-    blocks = sorted(data_dir.glob("**/blocks/L*.parquet"))
+    blocks = [b for b in data_dir.glob("**/blocks/L*.parquet") if not b.name.startswith("L0-")]
     if not blocks:
         return 0, 0
     samples = sum(pq.ParquetFile(b).metadata.num_rows for b in blocks)
