@@ -58,6 +58,10 @@ class MetricsBackend(Protocol):
         duplicates (same series and ts) removed keeping the first written."""
         ...
 
+    def latest(self, blocks: Sequence[BlockInfo]) -> SampleRun:
+        """The newest sample of every series in `blocks`."""
+        ...
+
     def series_in(self, blocks: Sequence[BlockInfo], mint: int, maxt: int) -> np.ndarray:
         """Distinct series ids with at least one sample in [mint, maxt]."""
         ...

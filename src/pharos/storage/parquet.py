@@ -250,6 +250,21 @@ class ParquetBackend:
         run = SampleRun(cols[0].astype(np.uint32), cols[1].astype(np.int64), cols[2].astype(np.float64))
         return sort_dedup(run, cols[3])
 
+    def latest(self, blocks: Sequence[BlockInfo]) -> SampleRun:
+        """The newest sample of every series in `blocks` (to restore per-series state)."""
+        if not blocks:
+            return SampleRun(np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64))
+        files = ", ".join(_sql_str(self.block_dir / b.name) for b in blocks)
+        cur = self._con.cursor()
+        try:
+            table = cur.sql(
+                f"SELECT series, max(ts), arg_max(value, ts) FROM read_parquet([{files}]) GROUP BY series"
+            ).to_arrow_table()
+        finally:
+            cur.close()
+        cols = [c.to_numpy() for c in table.combine_chunks().columns]
+        return SampleRun(cols[0].astype(np.uint32), cols[1].astype(np.int64), cols[2].astype(np.float64))
+
     def series_in(self, blocks: Sequence[BlockInfo], mint: int, maxt: int) -> np.ndarray:
         """Distinct series ids with samples in [mint, maxt] (per-file results cached when the
         file lies fully inside the range)."""

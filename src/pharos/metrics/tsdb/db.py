@@ -95,6 +95,7 @@ class TSDB:
         self.wal.start()
         for b in self.backend.blocks():
             self.maxt_seen = max(self.maxt_seen, b.maxt)
+        self._restore_newest_from_disk()
         self._opened = True
         log.info(
             "TSDB open: %d series, %d head samples, %d blocks in %.2fs",
@@ -131,6 +132,20 @@ class TSDB:
                     samples += len(rec.refs)
         self.maxt_seen = max(self.maxt_seen, self.head.maxt)
         log.info("WAL replay done: %d samples", samples)
+
+    def _restore_newest_from_disk(self) -> None:
+        """Per-series newest sample from recent files, so that duplicate and out-of-order
+        checks hold across a restart after the WAL was truncated."""
+        assert self.backend is not None
+        horizon = self.maxt_seen - self.options.block_duration_ms - self.options.out_of_order_window_ms
+        recent = [b for b in self.backend.blocks() if b.maxt >= horizon]
+        newest = self.backend.latest(recent)
+        keep = newest.series < len(self.registry)
+        refs, ts = newest.series[keep], newest.ts[keep]
+        bits = newest.values[keep].view(np.uint64)
+        newer = ts > self.head.last_ts[refs]
+        self.head.last_ts[refs[newer]] = ts[newer]
+        self.head.last_bits[refs[newer]] = bits[newer]
 
     def close(self) -> None:
         """Flush the WAL (fsync) and release files. Does not cut a block."""
