@@ -53,7 +53,7 @@ class Batch:
 
     refs: np.ndarray  # int64
     values: np.ndarray  # float64
-    timestamps: np.ndarray  # int64 ms
+    timestamps: np.ndarray | None  # int64 ms; None when every sample has the scrape time
     tracked: np.ndarray  # refs subject to staleness (samples without explicit timestamps)
     total: int  # samples scraped
     added: int  # samples after metric relabelling
@@ -119,9 +119,10 @@ class Ingester:
         series_added: int,
     ) -> Batch:
         ref_arr = np.array(refs, dtype=np.int64)
-        ts_arr = np.full(len(refs), default_ts, dtype=np.int64)
+        ts_arr = None
         tracked = ref_arr
         if explicit:
+            ts_arr = np.full(len(refs), default_ts, dtype=np.int64)
             idx = np.fromiter((i for i, _ in explicit), dtype=np.int64, count=len(explicit))
             ts_arr[idx] = np.fromiter((t for _, t in explicit), dtype=np.int64, count=len(explicit))
             keep = np.ones(len(refs), dtype=bool)

@@ -149,16 +149,19 @@ class ScrapeLoop:
         if batch is not None:
             stale = self.cache.stale_refs(batch.tracked)
             report = (1.0, duration, float(batch.total), float(batch.added), float(batch.series_added))
-            parts = [(batch.refs, batch.timestamps, batch.values)]
         else:
             stale = self.cache.prev_refs
             report = (0.0, duration, float(total), float(added), 0.0)
-            parts = []
         report_refs = self.report_refs()
-        parts.append((stale, np.full(len(stale), ts_ms, np.int64), np.full(len(stale), STALE_NAN)))
-        parts.append((report_refs, np.full(len(report_refs), ts_ms, np.int64), np.array(report)))
-        refs, tss, vals = (np.concatenate(col) for col in zip(*parts, strict=True))
-        self.tsdb.append(refs, tss, vals)
+        refs = [report_refs, stale]
+        values = [np.array(report), np.full(len(stale), STALE_NAN)]
+        if batch is not None:
+            refs.append(batch.refs)
+            values.append(batch.values)
+        ts = np.array([ts_ms], dtype=np.int64)
+        if batch is not None and batch.timestamps is not None:
+            ts = np.concatenate([np.full(len(report_refs) + len(stale), ts_ms, np.int64), batch.timestamps])
+        self.tsdb.append(np.concatenate(refs), ts, np.concatenate(values))
         self.cache.prev_refs = batch.tracked if batch is not None else stale[:0]
         self.last_ts_ms = ts_ms
         self._m_stale.inc(len(stale))
