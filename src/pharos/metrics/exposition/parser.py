@@ -1,14 +1,21 @@
 """Exposition parsing: Prometheus text 0.0.4 and OpenMetrics 1.0.
 
 INTERFACE CONTRACT (the parser helper implements; the scrape loop and `pharos import` use it).
+
+Accepts and rejects exactly what Prometheus does: lines the fast path does not recognise are
+handed to the reference parsers in `reference.py`, which reproduce Go's parser and its messages.
+Errors read `line N: <Go's message>`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
-from pharos.metrics.model import Labels
+from pharos.metrics.exposition import reference as ref
+from pharos.metrics.exposition.gofmt import NORMAL_NAN, GoNumError, go_float_to_ms, go_parse_float
+from pharos.metrics.model import METRIC_NAME, Labels, make_labels
 
 
 class ExpositionFormat(str, Enum):
@@ -56,10 +63,285 @@ class ParseResult:
     metadata: dict[str, MetricMetadata]  # by metric family name
 
 
+class ParseCache:
+    """Per-target memory of validated series texts and comment lines, reused across scrapes."""
+
+    __slots__ = ("fmt", "meta", "series")
+
+    def __init__(self) -> None:
+        self.fmt: ExpositionFormat | None = None
+        self.series: dict[str, Labels] = {}
+        self.meta: dict[str, ref.MetaEntry | None] = {}
+
+    def reset(self, fmt: ExpositionFormat) -> None:
+        """Forget everything; entries are only valid for the format that produced them."""
+        self.fmt = fmt
+        self.series = {}
+        self.meta = {}
+
+    def trim(self, samples: list[Sample]) -> None:
+        """Keep the series map bounded by what the last scrape exposed."""
+        if len(self.series) > 2 * len(samples) + 1024:
+            keep = self.series
+            self.series = {s.key: keep[s.key] for s in samples if s.key in keep}
+        if len(self.meta) > 4096:
+            self.meta = {}
+
+
+# --- content type -----------------------------------------------------------------------------
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_MEDIA_TYPE = re.compile(rf"\s*({_TOKEN})(?:/({_TOKEN}))?\s*")
+_PARAM = re.compile(rf'\s*;\s*({_TOKEN})=({_TOKEN}|"(?:[^"\\]|\\.)*")\s*')
+
+
 def format_from_content_type(content_type: str | None) -> ExpositionFormat:
-    raise NotImplementedError
+    """Pick the parser as Prometheus 2.42's textparse.New does (mime.ParseMediaType)."""
+    if not content_type:
+        return ExpositionFormat.PROMETHEUS_TEXT
+    m = _MEDIA_TYPE.match(content_type)
+    if m is None or m.group(2) is None:
+        return ExpositionFormat.PROMETHEUS_TEXT
+    if f"{m.group(1)}/{m.group(2)}".lower() != ExpositionFormat.OPENMETRICS.value:
+        return ExpositionFormat.PROMETHEUS_TEXT
+    return ExpositionFormat.OPENMETRICS if _params_ok(content_type, m.end()) else ExpositionFormat.PROMETHEUS_TEXT
+
+
+def _params_ok(text: str, pos: int) -> bool:
+    """Go rejects malformed or duplicate parameters; a trailing ';' is ignored."""
+    seen: set[str] = set()
+    while pos < len(text):
+        m = _PARAM.match(text, pos)
+        if m is None:
+            return text[pos:].strip() == ";"
+        key = m.group(1).lower()
+        if key in seen:
+            return False
+        seen.add(key)
+        pos = m.end()
+    return True
+
+
+# --- the fast path ----------------------------------------------------------------------------
+
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_PAIR = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n\x00]|\\[^\n\x00])*"'
+_SERIES = rf"{_NAME}(?:\{{(?:{_PAIR}(?:,{_PAIR})*,?)?\}})?"
+_LINE = re.compile(rf"({_SERIES}) ([^ ]+)(?: ([^ ]+))?")
+_PAIRS = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n\x00]|\\[^\n\x00])*)"')
+_NUM_CHARS = "0123456789.eE+-"
+_MISSING = object()
+
+
+def _labels_of_key(key: str) -> Labels:
+    """Labels of a series text already matched by _SERIES."""
+    brace = key.find("{")
+    if brace < 0:
+        return make_labels(((METRIC_NAME, key),))
+    pairs = [(METRIC_NAME, key[:brace])]
+    for name, value in _PAIRS.findall(key, brace):
+        pairs.append((name, ref.unescape_label(value) if "\\" in value else value))
+    return make_labels(pairs)
+
+
+def _value(text: str) -> float | None:
+    """Go-compatible float, or None when the reference parser must decide."""
+    if not text.strip(_NUM_CHARS):
+        try:
+            v = float(text)
+        except ValueError:
+            return None
+        return v if v - v == 0.0 else None
+    try:
+        v = go_parse_float(text)
+    except GoNumError:
+        return None
+    return NORMAL_NAN if v != v else v
+
+
+def _prom_ts(text: str) -> int | None:
+    if len(text) < 19 and text.isdigit() and text.isascii():
+        return int(text)
+    return None
+
+
+def _om_ts(text: str) -> int | None:
+    v = _value(text)
+    if v is None or v != v:
+        return None
+    return go_float_to_ms(v)
+
+
+class _Run:
+    """One parse of one body: the line loop, with the reference parser as fallback."""
+
+    def __init__(self, text: str, fmt: ExpositionFormat, cache: ParseCache, fast: bool) -> None:
+        self.text = text
+        self.om = fmt is ExpositionFormat.OPENMETRICS
+        self.cache = cache
+        self.fast = fast
+        self.samples: list[Sample] = []
+        self.metadata: dict[str, MetricMetadata] = {}
+        self.ts_of = _om_ts if self.om else _prom_ts
+
+    def run(self) -> ParseResult:
+        lines = self.text.split("\n")
+        last = len(lines) - 1
+        pos = 0
+        k = 0
+        while k <= last:
+            line = lines[k]
+            nxt = pos + len(line) + 1
+            if self.fast and self.line(line, k, last, lines):
+                k += 1
+                pos = nxt
+                continue
+            end = self.reference(pos, nxt)
+            if end is None:
+                break
+            while pos < end and k <= last:
+                pos += len(lines[k]) + 1
+                k += 1
+        return ParseResult(self.samples, self.metadata)
+
+    def line(self, line: str, k: int, last: int, lines: list[str]) -> bool:
+        """Handle a line the fast way; False when the reference parser must look at it."""
+        if not line:
+            return not self.om and k < last
+        if line[0] == "#":
+            return self.comment(line, k, last, lines)
+        if self.om and k == last:
+            return False
+        return self.sample(line)
+
+    def comment(self, line: str, k: int, last: int, lines: list[str]) -> bool:
+        if self.om and line == "# EOF":
+            return False
+        entry = self.cache.meta.get(line, _MISSING)
+        if entry is _MISSING:
+            return False
+        if entry is not None:
+            self.add_meta(entry)
+        return True
+
+    def sample(self, line: str) -> bool:
+        j = line.rfind("}")
+        if j < 0:
+            sp = line.find(" ")
+            if sp < 0:
+                return False
+            key = line[:sp]
+            rest = line[sp:]
+        else:
+            key = line[: j + 1]
+            rest = line[j + 1 :]
+        labels = self.cache.series.get(key)
+        if labels is None:
+            return self.cold_sample(line)
+        parts = rest.split(" ")
+        n = len(parts)
+        if parts[0] or n > 3 or n < 2:
+            return False
+        value = _value(parts[1])
+        if value is None:
+            return False
+        ts = None
+        if n == 3:
+            ts = self.ts_of(parts[2])
+            if ts is None:
+                return False
+        self.samples.append(Sample(key, labels, value, ts))
+        return True
+
+    def cold_sample(self, line: str) -> bool:
+        m = _LINE.fullmatch(line)
+        if m is None:
+            return False
+        key, value_text, ts_text = m.groups()
+        value = _value(value_text)
+        if value is None:
+            return False
+        ts = None
+        if ts_text is not None:
+            ts = self.ts_of(ts_text)
+            if ts is None:
+                return False
+        labels = _labels_of_key(key)
+        self.cache.series[key] = labels
+        self.samples.append(Sample(key, labels, value, ts))
+        return True
+
+    def add_meta(self, entry: ref.MetaEntry) -> None:
+        md = self.metadata.get(entry.name)
+        if md is None:
+            md = self.metadata[entry.name] = MetricMetadata("unknown", "", "")
+        if entry.kind == "type":
+            md.type = entry.text
+        elif entry.kind == "help":
+            md.help = entry.text
+        else:
+            md.unit = entry.text
+
+    def reference(self, pos: int, line_end: int) -> int | None:
+        """Parse one entry at pos with the reference parser; its end offset, or None at EOF."""
+        parser = ref.OpenMetricsReference(self.text, pos) if self.om else ref.PromReference(self.text, pos)
+        try:
+            entry = parser.next_entry()
+        except ref.GoError as err:
+            line_no = self.text.count("\n", 0, err.pos) + 1
+            raise ParseError(f"line {line_no}: {err.message}") from None
+        if entry is ref.EOF:
+            return None
+        end = parser.lexer.i
+        single_line = end == line_end and self.text[pos] != " " and self.text[pos] != "\t"
+        self.take(entry, self.text[pos : line_end - 1], single_line)
+        return end
+
+    def take(self, entry: ref.Entry, line: str, single_line: bool) -> None:
+        if isinstance(entry, ref.SeriesEntry):
+            self.take_series(entry, single_line)
+            return
+        if single_line:
+            self.cache.meta[line] = entry if isinstance(entry, ref.MetaEntry) else None
+        if isinstance(entry, ref.MetaEntry):
+            self.add_meta(entry)
+
+    def take_series(self, entry: ref.SeriesEntry, single_line: bool) -> None:
+        labels = make_labels([(METRIC_NAME, entry.name), *entry.labels])
+        if single_line and entry.exemplar is None:
+            self.cache.series[entry.key] = labels
+        exemplar = None
+        if entry.exemplar is not None:
+            pairs, value, ts = entry.exemplar
+            exemplar = Exemplar(make_labels(pairs), value, ts)
+        self.samples.append(Sample(entry.key, labels, entry.value, entry.timestamp_ms, exemplar))
+
+
+def _decode(body: bytes) -> tuple[str, bool]:
+    """UTF-8 text of the body; invalid bytes become surrogate escapes (and disable the fast path)."""
+    try:
+        return body.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return body.decode("utf-8", "surrogateescape"), False
 
 
 def parse(body: bytes, fmt: ExpositionFormat, cache: object | None = None) -> ParseResult:
     """Parse a whole exposition body; raise ParseError on the first malformed line."""
-    raise NotImplementedError
+    if not isinstance(cache, ParseCache):
+        cache = ParseCache()
+    if cache.fmt is not fmt:
+        cache.reset(fmt)
+    text, fast = _decode(body)
+    if fmt is not ExpositionFormat.OPENMETRICS:
+        text += "\n"  # as Go's NewPromParser does
+    result = _Run(text, fmt, cache, fast).run()
+    cache.trim(result.samples)
+    return result
+
+
+def parse_reference(body: bytes, fmt: ExpositionFormat) -> ParseResult:
+    """Parse with the reference parsers only (no fast path, no cache); for tests and debugging."""
+    text, _ = _decode(body)
+    if fmt is not ExpositionFormat.OPENMETRICS:
+        text += "\n"
+    return _Run(text, fmt, ParseCache(), fast=False).run()
