@@ -104,3 +104,35 @@ async def test_loops_scrape_on_their_own(tsdb: TSDB, make_target) -> None:
     assert {dict(lbl)["i"] for lbl in series(tsdb, "x")} == {str(i) for i in range(5)}
     assert all(s.health == "up" for s in m.targets().active)
     await m.stop()
+
+
+async def test_file_sd_targets_follow_the_file(tsdb: TSDB, make_target, tmp_path) -> None:
+    import json
+
+    t1 = await make_target(BODY)
+    t2 = await make_target("c 3\n")
+    sd = tmp_path / "targets.json"
+    sd.write_text(json.dumps([{"targets": [t1.address], "labels": {"env": "a"}}]))
+    m = ScrapeManager(tsdb, end_of_run_stale_delay=0)
+    await m.apply_config(config({"job_name": "fs", "file_sd_configs": [{"files": [str(sd)]}]}))
+    (active,) = m.targets().active
+    assert active.labels == {"env": "a", "instance": t1.address, "job": "fs"}
+    assert active.discovered_labels["__meta_filepath"] == str(sd)
+
+    sd.write_text(json.dumps([{"targets": [t1.address, t2.address], "labels": {"env": "a"}}]))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(m.targets().active) < 2:
+        await asyncio.sleep(0.1)
+    assert sorted(s.labels["instance"] for s in m.targets().active) == sorted([t1.address, t2.address])
+    await m.stop()
+
+
+async def test_reload_with_new_static_targets_keeps_existing_loop(tsdb: TSDB, make_target) -> None:
+    t1 = await make_target(BODY)
+    t2 = await make_target("c 3\n")
+    m = ScrapeManager(tsdb, end_of_run_stale_delay=0)
+    await m.apply_config(config(job("app", t1.address)))
+    first = only_loop(m)
+    await m.apply_config(config(job("app", t1.address, t2.address)))
+    assert first in loops(m) and len(loops(m)) == 2
+    await m.stop()

@@ -5,47 +5,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from pharos.config.model import ScrapeConfig, StaticConfig
+from pharos.config.model import ScrapeConfig
+from pharos.metrics.scrape.discovery import TargetGroup, static_target_groups, watch_file_sd
 from pharos.metrics.scrape.pool import ScrapePool
 
 log = logging.getLogger(__name__)
 
 
-def static_groups(configs: Iterable[StaticConfig]) -> dict[str, list[dict[str, str]]]:
-    """Label sets of static_configs, one source per entry (target labels win over group labels)."""
-    groups: dict[str, list[dict[str, str]]] = {}
-    for i, sc in enumerate(configs):
-        groups[f"static/{i}"] = [{**sc.labels, "__address__": addr} for addr in sc.targets]
-    return groups
-
-
-def merge_group(targets: Iterable[Mapping[str, str]], labels: Mapping[str, str]) -> list[dict[str, str]]:
-    """Discovered label sets of one target group: group labels under each target's own."""
-    return [{**labels, **t} for t in targets]
+def _as_sources(groups: Iterable[TargetGroup]) -> dict[str, list[dict[str, str]]]:
+    """Discovered label sets by group source (an empty list means the source went away)."""
+    return {g.source: g.label_sets() for g in groups}
 
 
 class DiscoveryRunner:
     """Runs the discoverers of one scrape config and pushes their groups into the pool."""
 
-    def __init__(self, config: ScrapeConfig, pool: ScrapePool) -> None:
+    def __init__(self, config: ScrapeConfig, pool: ScrapePool, poll_interval: float = 1.0) -> None:
         self.config = config
         self.pool = pool
+        self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
+        self._updates: AsyncIterator[list[TargetGroup]] | None = None
 
     def same_config(self, config: Any) -> bool:
         """Whether `config` discovers exactly what this runner discovers."""
         return _sd_key(config) == _sd_key(self.config)
 
     async def start(self) -> None:
-        """Push static groups now; watch file_sd files in the background."""
+        """Replace the pool's groups with static and first file_sd groups in one sync (targets
+        that are still discovered keep their loops), then watch file_sd in the background."""
         groups: dict[str, list[dict[str, str]]] = {src: [] for src in self.pool.groups}
-        groups.update(static_groups(self.config.static_configs))
-        await self.pool.set_groups(groups)
+        groups.update(_as_sources(static_target_groups(self.config.static_configs)))
         if self.config.file_sd_configs:
+            self._updates = watch_file_sd(self.config.file_sd_configs, self.poll_interval)
+            groups.update(_as_sources(await anext(self._updates)))
             self._task = asyncio.create_task(self._watch_files(), name=f"file_sd {self.pool.name}")
+        await self.pool.set_groups(groups)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -53,16 +51,17 @@ class DiscoveryRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._updates is not None:
+            await self._updates.aclose()
+            self._updates = None
 
     async def _watch_files(self) -> None:
-        try:
-            from pharos.metrics.scrape import discovery
-        except ImportError:
-            log.warning("job %s: file_sd_configs not available yet", self.pool.name)
-            return
-        async for update in discovery.watch_file_sd(self.config.file_sd_configs):  # type: ignore[attr-defined]
-            groups = {g.source: merge_group(g.targets, g.labels) for g in update}
-            await self.pool.set_groups(groups)
+        assert self._updates is not None
+        async for changed in self._updates:
+            try:
+                await self.pool.set_groups(_as_sources(changed))
+            except Exception:
+                log.exception("job %s: applying discovered targets failed", self.pool.name)
 
 
 def _sd_key(config: Any) -> tuple:
