@@ -37,7 +37,7 @@ class Model:
     def append(self, s: int, t: int, b: int) -> bool:
         last = self.last.get(s)
         if last is not None:
-            lt, lb = last
+            lt, _ = last
             if t == lt or (t < lt and t < lt - WINDOW):
                 return False
         if last is None or t > last[0]:

@@ -14,7 +14,9 @@ Data directory layout: see `pharos.storage.parquet` (blocks/, series/, import/) 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -33,6 +35,10 @@ from pharos.storage.backend import BlockInfo, SampleRun
 from pharos.storage.parquet import ParquetBackend, sort_dedup
 
 log = logging.getLogger("pharos.tsdb")
+
+
+class TSDBLockedError(RuntimeError):
+    """Another process has the data directory open."""
 
 
 @dataclass
@@ -80,11 +86,13 @@ class TSDB:
         self.samples_rejected = 0
         self.maxt_seen = headmod.NO_TS
         self._opened = False
+        self._lock_fd: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
         """Load the catalog and blocks, replay the WAL (progress logged)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         started = time.monotonic()
         self.backend = ParquetBackend(self.data_dir)
         for ref, flat in self.backend.load_series():
@@ -104,6 +112,15 @@ class TSDB:
             len(self.backend.blocks()),
             time.monotonic() - started,
         )
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            raise TSDBLockedError(f"{self.data_dir} is in use by another process") from e
+        self._lock_fd = fd
 
     def _restore_series(self, ref: int, flat: list[str]) -> None:
         while len(self.registry) < ref:  # a gap should not happen; keep refs aligned if it does
@@ -153,6 +170,9 @@ class TSDB:
             self._write_pending_series()
             self.wal.close()
             self._opened = False
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     # -- writing -----------------------------------------------------------------------------
     def get_ref(self, labels: Labels) -> int:
@@ -323,6 +343,14 @@ class TSDB:
             if self.head.num_samples:
                 self._flush_head(now_ms)
 
+    def import_and_compact(self, now_ms: int) -> None:
+        """Ingest pending backfill units and compact every window, closed or not (used by
+        `pharos import` when no server runs). Retention is left to the server."""
+        with self._maintain_lock:
+            self._import_backfills()
+            self._compact(force=True)
+            self._collect_garbage()
+
     def _flush_due(self, now_ms: int) -> bool:
         h = self.head
         if h.num_samples == 0:
@@ -380,10 +408,10 @@ class TSDB:
             if all(a is b for a, b in zip(self.head.batches, batches, strict=False)):
                 self.head.batches[: len(batches)] = [merged]
 
-    def _compact(self) -> None:
-        """Merge the files of each closed window into one level-1 block."""
+    def _compact(self, force: bool = False) -> None:
+        """Merge the files of each closed window (every window if `force`) into one block."""
         assert self.backend is not None
-        closed = self._closed_window_end()
+        closed = np.iinfo(np.int64).max if force else self._closed_window_end()
         by_window: dict[int, list[BlockInfo]] = {}
         for b in self.backend.blocks():
             by_window.setdefault(b.window, []).append(b)
