@@ -40,6 +40,7 @@ _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 RELABEL_TARGET_RE = re.compile(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+", re.ASCII)
 
 DROP, SAME, CHANGED = 0, 1, 2
+_DELETE_ONLY = frozenset({"keep", "drop", "keepequal", "dropequal", "labeldrop", "labelkeep"})
 _LITERAL_CHARS = frozenset(string.ascii_letters + string.digits + "_:/@=,; ")
 _POSIX_CLASSES = {
     "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
@@ -408,10 +409,11 @@ _BUILDERS: dict[str, Callable[[Any, re.Pattern[str]], Step]] = {
 class Relabeler:
     """A compiled list of relabel rules; call it with a label set."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("only_deletes", "steps")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.steps = tuple(r.step for r in rules)
+        self.only_deletes = all(r.action in _DELETE_ONLY for r in rules)
 
     def __bool__(self) -> bool:
         return bool(self.steps)
@@ -429,7 +431,11 @@ class Relabeler:
                 return None
             if result == CHANGED:
                 changed = True
-        return make_labels(d) if changed else labels
+        if not changed:
+            return labels
+        if self.only_deletes:
+            return tuple(p for p in labels if p[0] in d)
+        return make_labels(d)
 
     def apply_dict(self, labels: dict[str, str]) -> dict[str, str] | None:
         """Relabel a label dict (e.g. a discovered target); returns a new dict or None."""
