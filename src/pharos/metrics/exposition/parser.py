@@ -18,7 +18,7 @@ from pharos.metrics.exposition.gofmt import NORMAL_NAN, GoNumError, go_float_to_
 from pharos.metrics.model import METRIC_NAME, Labels, make_labels
 
 
-class ExpositionFormat(str, Enum):
+class ExpositionFormat(str, Enum):  # noqa: UP042 (contract: str() keeps the Enum form)
     PROMETHEUS_TEXT = "text/plain"
     OPENMETRICS = "application/openmetrics-text"
 
@@ -171,9 +171,44 @@ def _om_ts(text: str) -> int | None:
         return None
     return go_float_to_ms(v)
 
+_PROM_META = re.compile(r"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*)([^\n\x00]*)")
+_OM_META = re.compile(r"# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) ([^\n\x00]*)")
+
+
+def _prom_meta(line: str) -> ref.MetaEntry | object | None:
+    """A text-format '#' line without the reference parser; _MISSING when unsure."""
+    if "\x00" in line:
+        return _MISSING
+    if not line.startswith(("# HELP", "# TYPE", "#\t", "#  ")):
+        return None
+    m = _PROM_META.fullmatch(line)
+    if m is None:
+        return _MISSING
+    kind, name, rest = m.groups()
+    text = rest[1:] if rest.strip(" \t") else ""
+    if kind == "TYPE":
+        kind_type = ref.PROM_TYPES.get(text)
+        return _MISSING if kind_type is None else ref.MetaEntry("type", name, kind_type)
+    return ref.MetaEntry("help", name, ref.unescape_help(text))
+
+
+def _om_meta(line: str) -> ref.MetaEntry | object | None:
+    """An OpenMetrics metadata line without the reference parser; _MISSING when unsure."""
+    m = _OM_META.fullmatch(line)
+    if m is None:
+        return _MISSING
+    kind, name, text = m.groups()
+    if kind == "TYPE":
+        return ref.MetaEntry("type", name, text) if text in ref.OM_TYPES else _MISSING
+    if kind == "HELP":
+        return ref.MetaEntry("help", name, ref.unescape_label(text))
+    if text and not (name.endswith("_" + text)):
+        return _MISSING
+    return ref.MetaEntry("unit", name, text)
+
 
 class _Run:
-    """One parse of one body: the line loop, with the reference parser as fallback."""
+    """One parse of one body: a tight loop over lines, with the reference parser as fallback."""
 
     def __init__(self, text: str, fmt: ExpositionFormat, cache: ParseCache, fast: bool) -> None:
         self.text = text
@@ -181,76 +216,97 @@ class _Run:
         self.cache = cache
         self.fast = fast
         self.samples: list[Sample] = []
-        self.metadata: dict[str, MetricMetadata] = {}
+        self.metas: list[ref.MetaEntry] = []
         self.ts_of = _om_ts if self.om else _prom_ts
+        self.cold_meta = _om_meta if self.om else _prom_meta
 
     def run(self) -> ParseResult:
         lines = self.text.split("\n")
         last = len(lines) - 1
-        pos = 0
-        k = 0
+        pos = k = 0
         while k <= last:
-            line = lines[k]
-            nxt = pos + len(line) + 1
-            if self.fast and self.line(line, k, last, lines):
-                k += 1
-                pos = nxt
-                continue
-            end = self.reference(pos, nxt)
+            if self.fast:
+                k, pos = self.fast_lines(lines, k, last, pos)
+            end = self.reference(pos, pos + len(lines[k]) + 1)
             if end is None:
                 break
             while pos < end and k <= last:
                 pos += len(lines[k]) + 1
                 k += 1
-        return ParseResult(self.samples, self.metadata)
+        return ParseResult(self.samples, self.build_metadata())
 
-    def line(self, line: str, k: int, last: int, lines: list[str]) -> bool:
-        """Handle a line the fast way; False when the reference parser must look at it."""
-        if not line:
-            return not self.om and k < last
-        if line[0] == "#":
-            return self.comment(line, k, last, lines)
-        if self.om and k == last:
-            return False
-        return self.sample(line)
+    def fast_lines(self, lines: list[str], k: int, last: int, pos: int) -> tuple[int, int]:
+        """Consume lines the fast way until one needs the reference parser (the last always does)."""
+        stop = self.scan(lines, k, last)
+        return stop, pos + sum(map(len, lines[k:stop])) + (stop - k)
 
-    def comment(self, line: str, k: int, last: int, lines: list[str]) -> bool:
-        if self.om and line == "# EOF":
-            return False
-        entry = self.cache.meta.get(line, _MISSING)
+    def scan(self, lines: list[str], first: int, last: int) -> int:
+        """The hot loop: returns the index of the first line it could not take."""
+        series_get = self.cache.series.get
+        meta_get = self.cache.meta.get
+        append = self.samples.append
+        metas_append = self.metas.append
+        om = self.om
+        k = first - 1
+        for line in lines[first:last]:
+            k += 1
+            if not line:
+                if om:
+                    return k
+                continue
+            if line[0] == "#":
+                entry = meta_get(line, _MISSING)
+                if entry is _MISSING:
+                    if not self.comment(line):
+                        return k
+                elif entry is not None:
+                    metas_append(entry)
+                continue
+            j = line.rfind("}") + 1
+            if not j:
+                j = line.find(" ")
+                if j < 0:
+                    return k
+            key = line[:j]
+            labels = series_get(key)
+            if labels is None:
+                if not self.cold_sample(line):
+                    return k
+                continue
+            if line[j : j + 1] != " ":
+                return k
+            text = line[j + 1 :]
+            ts = None
+            if " " in text:
+                text, _, ts_text = text.partition(" ")
+                ts = self.ts_of(ts_text)
+                if ts is None:
+                    return k
+            if text.strip(_NUM_CHARS):
+                value = _value(text)
+                if value is None:
+                    return k
+            else:
+                try:
+                    value = float(text)
+                except ValueError:
+                    return k
+                if value - value:
+                    return k
+            append(Sample(key, labels, value, ts))
+        return last
+
+    def comment(self, line: str) -> bool:
+        """A comment or metadata line, from the cache or the cold regexes; False if unsure."""
+        meta = self.cache.meta
+        entry = meta.get(line, _MISSING)
         if entry is _MISSING:
-            return False
+            entry = self.cold_meta(line)
+            if entry is _MISSING:
+                return False
+            meta[line] = entry
         if entry is not None:
-            self.add_meta(entry)
-        return True
-
-    def sample(self, line: str) -> bool:
-        j = line.rfind("}")
-        if j < 0:
-            sp = line.find(" ")
-            if sp < 0:
-                return False
-            key = line[:sp]
-            rest = line[sp:]
-        else:
-            key = line[: j + 1]
-            rest = line[j + 1 :]
-        labels = self.cache.series.get(key)
-        if labels is None:
-            return self.cold_sample(line)
-        parts = rest.split(" ")
-        n = len(parts)
-        if parts[0] or n > 3 or n < 2:
-            return False
-        value = _value(parts[1])
-        if value is None:
-            return False
-        ts = None
-        if n == 3:
-            ts = self.ts_of(parts[2])
-            if ts is None:
-                return False
-        self.samples.append(Sample(key, labels, value, ts))
+            self.metas.append(entry)
         return True
 
     def cold_sample(self, line: str) -> bool:
@@ -271,16 +327,15 @@ class _Run:
         self.samples.append(Sample(key, labels, value, ts))
         return True
 
-    def add_meta(self, entry: ref.MetaEntry) -> None:
-        md = self.metadata.get(entry.name)
-        if md is None:
-            md = self.metadata[entry.name] = MetricMetadata("unknown", "", "")
-        if entry.kind == "type":
-            md.type = entry.text
-        elif entry.kind == "help":
-            md.help = entry.text
-        else:
-            md.unit = entry.text
+    def build_metadata(self) -> dict[str, MetricMetadata]:
+        """Fold HELP/TYPE/UNIT entries into one record per metric family."""
+        metadata: dict[str, MetricMetadata] = {}
+        for entry in self.metas:
+            md = metadata.get(entry.name)
+            if md is None:
+                md = metadata[entry.name] = MetricMetadata("unknown", "", "")
+            setattr(md, entry.kind, entry.text)
+        return metadata
 
     def reference(self, pos: int, line_end: int) -> int | None:
         """Parse one entry at pos with the reference parser; its end offset, or None at EOF."""
@@ -304,7 +359,7 @@ class _Run:
         if single_line:
             self.cache.meta[line] = entry if isinstance(entry, ref.MetaEntry) else None
         if isinstance(entry, ref.MetaEntry):
-            self.add_meta(entry)
+            self.metas.append(entry)
 
     def take_series(self, entry: ref.SeriesEntry, single_line: bool) -> None:
         labels = make_labels([(METRIC_NAME, entry.name), *entry.labels])
