@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
@@ -31,6 +32,7 @@ class ScrapePool:
         self.groups: dict[str, list[dict[str, str]]] = {}  # source -> discovered label sets
         self.loops: dict[Labels, ScrapeLoop] = {}
         self.dropped: list[dict[str, str]] = []
+        self._lock = asyncio.Lock()  # discovery updates and reloads change loops one at a time
 
     @property
     def name(self) -> str:
@@ -46,7 +48,8 @@ class ScrapePool:
                 self.groups[source] = sets
             else:
                 self.groups.pop(source, None)
-        await self.sync()
+        async with self._lock:
+            await self._sync()
 
     def build_targets(self) -> tuple[dict[Labels, Target], list[dict[str, str]]]:
         """Targets (deduplicated by their labels) and dropped label sets from the current groups."""
@@ -65,7 +68,7 @@ class ScrapePool:
                     targets.setdefault(target.key, target)
         return targets, dropped
 
-    async def sync(self) -> None:
+    async def _sync(self) -> None:
         """Start loops for new targets and retire loops whose targets are gone."""
         targets, self.dropped = self.build_targets()
         removed = [loop for key, loop in self.loops.items() if key not in targets]
@@ -88,6 +91,10 @@ class ScrapePool:
 
     async def reload(self, settings: ScrapeSettings, jitter_seed: int) -> None:
         """Apply a changed config: unchanged targets keep running, changed ones restart."""
+        async with self._lock:
+            await self._reload(settings, jitter_seed)
+
+    async def _reload(self, settings: ScrapeSettings, jitter_seed: int) -> None:
         old = self.settings
         self.settings = settings
         restart_all = settings.loop_key() != old.loop_key() or jitter_seed != self.jitter_seed
@@ -123,12 +130,13 @@ class ScrapePool:
 
     async def stop(self) -> list[ScrapeLoop]:
         """Stop every loop and close the session; returns the stopped loops (for staleness)."""
-        loops = list(self.loops.values())
-        self.loops.clear()
-        for loop in loops:
-            await loop.stop()
-        await self.session.close()
-        return loops
+        async with self._lock:
+            loops = list(self.loops.values())
+            self.loops.clear()
+            for loop in loops:
+                await loop.stop()
+            await self.session.close()
+            return loops
 
 
 def _carry_cache(cache: SeriesCache, keep: bool) -> SeriesCache:
