@@ -296,3 +296,19 @@ async def test_cache_hits_do_not_create_series(tsdb: TSDB, make_target) -> None:
     await lp.scrape_once(T0 + 1000)
     assert lp.cache.refs == refs and len(refs) == 3
     await m.stop()
+
+
+async def test_openmetrics_body_and_unit_metadata(tsdb: TSDB, make_target) -> None:
+    body = (
+        "# TYPE build_seconds counter\n# UNIT build_seconds seconds\n# HELP build_seconds Build time.\n"
+        "build_seconds_total 3.5\n# EOF\n"
+    )
+    t = await make_target(body, content_type="application/openmetrics-text; version=1.0.0; charset=utf-8")
+    m = await start(tsdb, job("app", t.address))
+    lp = only_loop(m)
+    await lp.scrape_once(T0)
+    assert lp.last_error == ""
+    assert points(tsdb, "build_seconds_total") == [(T0, 3.5)]
+    (md,) = [e for e in m.metadata() if e.metric == "build_seconds"]
+    assert (md.type, md.unit, md.help) == ("counter", "seconds", "Build time.")
+    await m.stop()
