@@ -358,3 +358,18 @@ def test_models_usable_from_python() -> None:
     cfg = PharosConfig(scrape_configs=[ScrapeConfig(job_name="x", scrape_interval=5)])
     assert cfg.scrape_configs[0].scrape_timeout == 5.0
     assert cfg.scrape_config("x") is cfg.scrape_configs[0]
+
+
+def test_check_config_checks_file_sd_files(tmp_path: Path) -> None:
+    path = write(tmp_path, "scrape_configs:\n- job_name: f\n  file_sd_configs: [{files: ['sd/*.json']}]\n")
+    ok, messages = check_config(path)
+    assert ok
+    assert messages[0] == f'warning: file "{tmp_path}/sd/*.json" for file_sd in scrape job "f" does not exist'
+    (tmp_path / "sd").mkdir()
+    (tmp_path / "sd" / "a.json").write_text('[{"targets": ["h:1"]}]')
+    (tmp_path / "sd" / "b.json").write_text('[{"targets": "h:1"}]')
+    ok, messages = check_config(path)
+    assert not ok
+    assert messages == [f'error: {tmp_path}/sd/b.json: file_sd of scrape job "f": '
+                        'targets of sd/b.json:0 must be a list of strings'.replace("sd/b.json:0",
+                                                                                 f"{tmp_path}/sd/b.json:0")]

@@ -125,7 +125,10 @@ def check_config(path: str | os.PathLike[str]) -> tuple[bool, list[str]]:
     except ConfigError as exc:
         return False, [f"warning: {w}" for w in exc.warnings] + [f"error: {m}" for m in exc.messages]
     messages = [f"warning: {w}" for w in loaded.warnings]
-    messages += [f"warning: {w}" for w in _check_sd_files(loaded.config)]
+    sd_problems = list(_check_sd_files(loaded.config))
+    messages += sd_problems
+    if any(m.startswith("error: ") for m in sd_problems):
+        return False, messages
     n = len(loaded.config.scrape_configs)
     messages.append(f"{path}: OK ({n} scrape config{'s' if n != 1 else ''})")
     return True, messages
@@ -348,13 +351,21 @@ def _resolve_paths(config: PharosConfig, base: Path) -> None:
 
 
 def _check_sd_files(config: PharosConfig) -> Iterator[str]:
-    """promtool-style warnings for file_sd patterns that match no file."""
+    """promtool-style checks of file_sd files: missing ones warn, invalid ones are errors."""
     for sc in config.scrape_configs:
         yield from _check_job_sd_files(sc)
 
 
 def _check_job_sd_files(sc: ScrapeConfig) -> Iterator[str]:
+    from pharos.metrics.scrape.discovery import FileSDError, read_file_sd
+
     for sd in sc.file_sd_configs:
         for pattern in sd.files:
-            if not glob.glob(pattern):
-                yield f'file "{pattern}" for file_sd in scrape job "{sc.job_name}" does not exist'
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                yield f'warning: file "{pattern}" for file_sd in scrape job "{sc.job_name}" does not exist'
+            for path in matches:
+                try:
+                    read_file_sd(path)
+                except FileSDError as exc:
+                    yield f'error: {path}: file_sd of scrape job "{sc.job_name}": {exc}'
