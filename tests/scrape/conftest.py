@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from scrape_helpers import install_fallback_parser
 
 from pharos.metrics.tsdb.db import TSDB, TSDBOptions
 
@@ -20,11 +19,6 @@ def tsdb(tmp_path: Path) -> Iterator[TSDB]:
     db.open()
     yield db
     db.close()
-
-
-@pytest.fixture(autouse=True)
-def _parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_fallback_parser(monkeypatch)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 import aiohttp
 import numpy as np
 
-from pharos.metrics.exposition.parser import ParseError, format_from_content_type, parse
+from pharos.metrics.exposition.parser import ParseCache, ParseError, format_from_content_type, parse
 from pharos.metrics.model import METRIC_NAME, STALE_NAN, Labels, make_labels
 from pharos.metrics.scrape import metrics
 from pharos.metrics.scrape.client import ScrapeError, fetch
@@ -35,14 +35,6 @@ TIMESTAMP_TOLERANCE = 0.005
 _LIMIT_PREFIXES = ("sample limit", "label_limit", "label_name_length", "label_value_length", "body size")
 
 
-def _new_parse_cache() -> object | None:
-    try:
-        from pharos.metrics.exposition.parser import ParseCache  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return ParseCache()
-
-
 class ScrapeLoop:
     """Scrapes one target on its schedule and keeps its health for /api/v1/targets."""
 
@@ -62,7 +54,7 @@ class ScrapeLoop:
         self.jitter_seed = jitter_seed
         self.cache = cache if cache is not None else SeriesCache()
         self.ingester = Ingester(target.labels, settings, tsdb.get_ref, self.cache)
-        self.parse_cache = _new_parse_cache()
+        self.parse_cache = ParseCache()
         self.health = "unknown"
         self.last_error = ""
         self.last_scrape = 0.0
