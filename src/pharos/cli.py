@@ -1,0 +1,185 @@
+"""The `pharos` command line (typer + rich).
+
+    pharos up                         all-in-one: ./pharos-data, scrapes itself, prints the URL
+    pharos server --config pharos.yml the server role
+    pharos import openmetrics FILE    backfill (like promtool tsdb create-blocks-from openmetrics)
+    pharos check config FILE          validate a pharos.yml / prometheus.yml
+    pharos version
+
+Bad input ends with a one-line error on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pharos import __version__
+
+app = typer.Typer(
+    name="pharos",
+    help="Prometheus, Loki and Alertmanager compatible monitoring in one process, one port.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Import data into a data directory.", no_args_is_help=True)
+check_app = typer.Typer(help="Validate files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(check_app, name="check")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pharos.yml", dir_okay=False)]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Storage directory.", file_okay=False)]
+ListenOpt = Annotated[str, typer.Option("--listen", help="HTTP listener HOST:PORT.")]
+PromConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--prometheus-config", help="A prometheus.yml to take as it is.", dir_okay=False),
+]
+AmConfigOpt = Annotated[
+    Path | None, typer.Option("--alertmanager-config", help="An alertmanager.yml.", dir_okay=False)
+]
+LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `pharos: message` on stderr; the caller raises the returned Exit."""
+    err.print(f"[red]pharos:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _setup_logging(level: str) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise fail(f"--log-level {level!r}: expected debug, info, warning or error")
+    logging.basicConfig(
+        level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _run_server(
+    mode: str,
+    config: Path | None,
+    data_dir: Path,
+    listen: str,
+    prometheus_config: Path | None,
+    alertmanager_config: Path | None,
+    log_level: str,
+) -> None:
+    from pharos.server.main import ServerError, run
+
+    _setup_logging(log_level)
+    if alertmanager_config is not None:
+        err.print(
+            f"[yellow]warning:[/yellow] alerting is not available yet; {alertmanager_config} is not used",
+            highlight=False,
+        )
+    try:
+        run(
+            mode=mode,
+            config=config,
+            data_dir=data_dir,
+            listen=listen,
+            prometheus_config=prometheus_config,
+            alertmanager_config=alertmanager_config,
+            announce=_announce if mode == "up" else None,
+        )
+    except ServerError as exc:
+        raise fail(str(exc)) from None
+
+
+def _announce(url: str, data_dir: Path, config_name: str) -> None:
+    out.print(f"[bold green]pharos {__version__}[/bold green] serving [bold]{url}[/bold]", highlight=False)
+    out.print(f"  data: {data_dir}   config: {config_name}   stop: Ctrl-C", highlight=False)
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = Path("pharos-data"),
+    listen: ListenOpt = "127.0.0.1:9494",
+    prometheus_config: PromConfigOpt = None,
+    alertmanager_config: AmConfigOpt = None,
+    log_level: LogLevelOpt = "warning",
+) -> None:
+    """All-in-one on this machine: data in ./pharos-data, scrapes itself without a config."""
+    _run_server("up", config, data_dir, listen, prometheus_config, alertmanager_config, log_level)
+
+
+@app.command()
+def server(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = Path("pharos-data"),
+    listen: ListenOpt = "127.0.0.1:9494",
+    prometheus_config: PromConfigOpt = None,
+    alertmanager_config: AmConfigOpt = None,
+    log_level: LogLevelOpt = "info",
+) -> None:
+    """The server role: scraping, TSDB and the HTTP APIs on one port."""
+    _run_server("server", config, data_dir, listen, prometheus_config, alertmanager_config, log_level)
+
+
+@import_app.command("openmetrics")
+def import_openmetrics(
+    file: Annotated[Path, typer.Argument(help="OpenMetrics text with timestamps, ending in '# EOF'.")],
+    data_dir: DataDirOpt = Path("pharos-data"),
+) -> None:
+    """Backfill samples from an OpenMetrics file (a running server picks them up)."""
+    from pharos.metrics.tsdb.backfill import BackfillError, backfill_openmetrics
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    _setup_logging("warning")
+    try:
+        with _progress() as progress:
+            task = progress.add_task("importing", total=file.stat().st_size or 1)
+            result = backfill_openmetrics(
+                file,
+                data_dir,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except (BackfillError, OSError) as exc:
+        raise fail(str(exc)) from None
+    where = "into blocks" if result.ingested_now else "for the running server (picked up within a minute)"
+    out.print(f"imported {result.samples} samples of {result.series} series {where}", highlight=False)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@check_app.command("config")
+def check_config(file: Annotated[Path, typer.Argument(help="pharos.yml or prometheus.yml")]) -> None:
+    """Validate a config file: exit 0 when it loads, 1 with one line per problem otherwise."""
+    from pharos.config.loader import check_config as check
+
+    ok, messages = check(file)
+    for message in messages:
+        (out if ok else err).print(message, highlight=False, markup=False, soft_wrap=True)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def version() -> None:
+    """Print the pharos version."""
+    out.print(f"pharos {__version__}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()
