@@ -1,0 +1,202 @@
+"""Aggregation operators, vectorised over groups and steps.
+
+Per step, the present members of a group form a "window" in a flat array ordered by
+(step, group, input order); the window reducers of `windows.py` then compute every group at
+every step at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import promql_parser as pp
+
+from pharos.metrics.model import METRIC_NAME, Labels
+from pharos.metrics.promql import labels as lb
+from pharos.metrics.promql.values import PromQLError, String, Vector
+from pharos.metrics.promql.windows import (
+    avg_windows,
+    kahan_sum_windows,
+    quantile_sorted,
+    reduce_windows,
+    sorted_windows,
+    variance_windows,
+)
+
+
+def group_key_fn(node: Any) -> Any:
+    """The function mapping a series' labels to its group's labels."""
+    mod = node.modifier
+    if mod is None:
+        return lambda ls: ()
+    names = list(mod.labels)
+    if mod.type == pp.AggModifierType.By:
+        return lambda ls: lb.keep_only(ls, names)
+    drop = [*names, METRIC_NAME]
+    return lambda ls: lb.without(ls, drop)
+
+
+class Groups:
+    """Series grouped for aggregation, with flat per-(step, group) member windows."""
+
+    def __init__(self, vec: Vector, keyf: Any) -> None:
+        keys = [keyf(ls) for ls in vec.labels]
+        index: dict[Labels, int] = {}
+        self.gid = np.array([index.setdefault(k, len(index)) for k in keys], np.int64)
+        self.keys = list(index)
+        self.vec = vec
+        self.order = np.argsort(self.gid, kind="stable")
+        steps = vec.values.shape[1]
+        g = len(self.keys)
+        pres_t = vec.present[self.order].T  # (T, n) in group order
+        self.flat = vec.values[self.order].T[pres_t]
+        self.flat_rows = np.broadcast_to(self.order[None, :], pres_t.shape)[pres_t]
+        counts = np.zeros((steps, g), np.int64)
+        if vec.n:
+            np.add.at(counts.T, self.gid[self.order], pres_t.T.astype(np.int64))
+        ends = np.cumsum(counts.ravel()).reshape(steps, g)
+        self.hi = ends
+        self.lo = ends - counts
+        self.counts = counts
+
+    def out(self, values_tg: np.ndarray, present_tg: np.ndarray | None = None) -> Vector:
+        """A vector with one series per group from (T, G) results."""
+        present = (self.counts > 0) if present_tg is None else present_tg
+        drop = np.zeros(len(self.keys), bool)
+        if METRIC_NAME in {n for k in self.keys for n, _ in k} and self.vec.n:
+            np.logical_or.at(drop, self.gid, self.vec.drop_name)
+        return Vector(self.keys, values_tg.T.copy(), present.T.copy(), drop).compact()
+
+
+def aggregate(ev: Any, node: Any) -> Vector:
+    """Evaluate an aggregation expression."""
+    op = str(node.op).strip()
+    param = ev.eval(node.param) if node.param is not None else None
+    vec = ev.eval_vector(node.expr)
+    keyf = group_key_fn(node)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        return _select_k(op, vec, keyf, _param_values(op, param))
+    if op == "count_values":
+        if not isinstance(param, String):
+            raise PromQLError("expected string parameter for count_values")
+        return _count_values(vec, keyf, param.value)
+    grp = Groups(vec, keyf)
+    flat, lo, hi = grp.flat, grp.lo, grp.hi
+    with np.errstate(all="ignore"):
+        if op == "sum":
+            return grp.out(kahan_sum_windows(flat, lo, hi))
+        if op == "avg":
+            return grp.out(avg_windows(flat, lo, hi))
+        if op == "count":
+            return grp.out(grp.counts.astype(float))
+        if op == "group":
+            return grp.out(np.ones(lo.shape))
+        if op == "min":
+            return grp.out(reduce_windows(np.fmin, flat, lo, hi))
+        if op == "max":
+            return grp.out(reduce_windows(np.fmax, flat, lo, hi))
+        if op == "stdvar":
+            return grp.out(variance_windows(flat, lo, hi))
+        if op == "stddev":
+            return grp.out(np.sqrt(variance_windows(flat, lo, hi)))
+        if op == "quantile":
+            q = np.broadcast_to(_scalar(param)[:, None], lo.shape).ravel()
+            res = sorted_windows(flat, lo, hi, lambda r, c, sl: quantile_sorted(r, c, q[sl]))
+            return grp.out(res)
+    raise PromQLError(f"unknown aggregation {op}")
+
+
+def _scalar(param: Any) -> np.ndarray:
+    if param is None or not hasattr(param, "values") or isinstance(param, Vector):
+        raise PromQLError("expected scalar parameter")
+    return np.asarray(param.values, float)
+
+
+def _param_values(op: str, param: Any) -> np.ndarray:
+    k = _scalar(param)
+    if np.isnan(k).any():
+        raise PromQLError("Ratio value is NaN" if op == "limit_ratio" else "Parameter value is NaN")
+    if op == "limit_ratio":
+        return np.clip(k, -1.0, 1.0)
+    if (np.abs(k) >= 2**63).any():
+        raise PromQLError(f"Scalar value {k[np.abs(k) >= 2**63][0]:g} overflows int64")
+    return np.trunc(k)
+
+
+def _select_k(op: str, vec: Vector, keyf: Any, k: np.ndarray) -> Vector:
+    """topk / bottomk / limitk / limit_ratio: keep the chosen members of each group per step."""
+    if op == "limit_ratio":
+        return _limit_ratio(vec, k)
+    grp = Groups(vec, keyf)
+    steps = vec.values.shape[1]
+    flat_t = np.repeat(np.arange(steps), grp.counts.sum(axis=1))
+    window = np.repeat(np.arange(grp.counts.size), grp.counts.ravel())
+    if op == "limitk":
+        order = np.arange(len(grp.flat))
+    else:
+        v = grp.flat
+        key = np.where(np.isnan(v), np.inf, -v if op == "topk" else v)
+        order = np.lexsort((key, window))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - grp.lo.ravel()[window[order]]
+    chosen = rank < k[flat_t]
+    present = np.zeros_like(vec.present)
+    present[grp.flat_rows[chosen], flat_t[chosen]] = True
+    out = Vector(vec.labels, vec.values, present, vec.drop_name, vec.sample_ts).compact()
+    if steps == 1 and op != "limitk" and out.n:
+        v = out.values[:, 0]
+        key = np.where(np.isnan(v), np.inf, -v if op == "topk" else v)
+        out = out.take(np.lexsort((key,)))
+    return out
+
+
+def _limit_ratio(vec: Vector, ratio: np.ndarray) -> Vector:
+    pos = np.array([_hash_ratio(ls) for ls in vec.labels], float)
+    r = ratio[None, :]
+    keep = np.where(r >= 0, pos[:, None] < r, pos[:, None] >= 1.0 + r)
+    return Vector(vec.labels, vec.values, vec.present & keep, vec.drop_name).compact()
+
+
+def _hash_ratio(labels: Labels) -> float:
+    """A series' position in [0, 1) derived from a hash of its labels, as Prometheus does."""
+    try:
+        import xxhash  # type: ignore[import-not-found]
+
+        data = b"".join(n.encode() + b"\xff" + v.encode() + b"\xff" for n, v in labels)
+        return xxhash.xxh64_intdigest(data) / float(2**64 - 1)
+    except ImportError:  # pragma: no cover - a deterministic fallback
+        import hashlib
+
+        digest = hashlib.blake2b(repr(labels).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") / float(2**64 - 1)
+
+
+def format_value(f: float) -> str:
+    """Go's strconv.FormatFloat(f, 'f', -1, 64)."""
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    return np.format_float_positional(f, trim="-")
+
+
+def _count_values(vec: Vector, keyf: Any, label: str) -> Vector:
+    if not label.isprintable() or label == "" or any(0xD800 <= ord(c) <= 0xDFFF for c in label):
+        raise PromQLError(f'invalid label name "{label}"')
+    steps = vec.values.shape[1]
+    counts: dict[Labels, np.ndarray] = {}
+    for i, ls in enumerate(vec.labels):
+        base = keyf(ls)
+        for t in np.flatnonzero(vec.present[i]):
+            key = lb.set_label(base, label, format_value(float(vec.values[i, t])))
+            arr = counts.get(key)
+            if arr is None:
+                arr = counts[key] = np.zeros(steps)
+            arr[t] += 1
+    if not counts:
+        return Vector.empty(steps)
+    keys = list(counts)
+    vals = np.array([counts[k] for k in keys])
+    return Vector(keys, vals, vals > 0, np.zeros(len(keys), bool))

@@ -1,0 +1,342 @@
+"""PromQL function calls."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import promql_parser as pp
+
+from pharos.metrics.model import METRIC_NAME, Labels, compile_anchored
+from pharos.metrics.promql import labels as lb
+from pharos.metrics.promql import rangefuncs
+from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
+from pharos.metrics.promql.histograms import histogram_quantile
+from pharos.metrics.promql.values import PromQLError, RangeData, Scalar, String, Value, Vector
+from pharos.metrics.promql.windows import window_bounds
+
+MATH = {
+    "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
+    "ln": np.log, "log2": np.log2, "log10": np.log10, "sgn": np.sign,
+    "acos": np.arccos, "acosh": np.arccosh, "asin": np.arcsin, "asinh": np.arcsinh,
+    "atan": np.arctan, "atanh": np.arctanh, "cos": np.cos, "cosh": np.cosh, "sin": np.sin,
+    "sinh": np.sinh, "tan": np.tan, "tanh": np.tanh, "deg": np.degrees, "rad": np.radians,
+}
+TIME_FUNCS = {
+    "minute", "hour", "day_of_month", "day_of_week", "day_of_year", "days_in_month", "month",
+    "year",
+}
+NATIVE_ONLY = {
+    "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar",
+    "histogram_fraction",
+}
+KEEP_NAME = {"sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"}
+
+
+def call(ev: Evaluator, node: Any) -> Value:
+    """Evaluate a function call."""
+    name = node.func.name
+    args = list(node.args)
+    if name in MATH:
+        return _math(ev, MATH[name], args[0])
+    if name in TIME_FUNCS:
+        return _date(ev, name, args)
+    handler = _HANDLERS.get(name)
+    if handler is not None:
+        return handler(ev, args)
+    if any(isinstance(unwrap(a), (pp.MatrixSelector, pp.SubqueryExpr)) for a in args):
+        return _range_call(ev, name, args)
+    raise PromQLError(f"function {name!r} is not supported")
+
+
+def _range_call(ev: Evaluator, name: str, args: list[Any]) -> Vector:
+    idx = next(i for i, a in enumerate(args) if isinstance(unwrap(a), (pp.MatrixSelector, pp.SubqueryExpr)))
+    extra = [ev.eval_scalar(a) for i, a in enumerate(args) if i != idx]
+    rd = ev.eval_range(args[idx])
+    w = _windows(ev, rd)
+    values, present = rangefuncs.apply(name, w, extra)
+    drop = rd.drop_name | (name not in rangefuncs.KEEP_NAME)
+    return Vector(rd.labels, values, present, drop).compact()
+
+
+def _windows(ev: Evaluator, rd: RangeData) -> rangefuncs.Windows:
+    lo, hi = window_bounds(rd.ts, rd.offsets, rd.ends, rd.range_ms)
+    ev.add_samples(int((hi - lo).sum()))
+    return rangefuncs.Windows(rd, lo, hi)
+
+
+def _math(ev: Evaluator, fn: Any, arg: Any) -> Vector:
+    v = ev.eval_vector(arg)
+    with np.errstate(all="ignore"):
+        return Vector(v.labels, fn(v.values), v.present, np.ones(v.n, bool))
+
+
+def _with_values(v: Vector, values: np.ndarray, present: np.ndarray | None = None) -> Vector:
+    return Vector(v.labels, values, v.present if present is None else present, np.ones(v.n, bool))
+
+
+def _round(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    to = ev.eval_scalar(args[1]) if len(args) > 1 else np.ones(ev.steps)
+    with np.errstate(all="ignore"):
+        inv = 1.0 / to[None, :]
+        return _with_values(v, np.floor(v.values * inv + 0.5) / inv)
+
+
+def _clamp(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    lo, hi = ev.eval_scalar(args[1])[None, :], ev.eval_scalar(args[2])[None, :]
+    with np.errstate(all="ignore"):
+        vals = np.maximum(lo, np.minimum(hi, v.values))
+    return _with_values(v, vals, v.present & ~(hi < lo)).compact()
+
+
+def _clamp_min(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    return _with_values(v, np.maximum(ev.eval_scalar(args[1])[None, :], v.values))
+
+
+def _clamp_max(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    return _with_values(v, np.minimum(ev.eval_scalar(args[1])[None, :], v.values))
+
+
+def _date(ev: Evaluator, name: str, args: list[Any]) -> Vector:
+    if args:
+        v = ev.eval_vector(args[0])
+    else:
+        secs = ev.grid[None, :] / 1000.0
+        v = Vector([()], secs, np.ones((1, ev.steps), bool), np.zeros(1, bool))
+    out = np.full(v.values.shape, np.nan)
+    for i, t in zip(*np.nonzero(v.present), strict=True):
+        f = v.values[i, t]
+        if np.isfinite(f):
+            out[i, t] = _date_part(name, datetime.fromtimestamp(int(f), tz=timezone.utc))
+    return _with_values(v, out)
+
+
+def _date_part(name: str, d: datetime) -> float:
+    if name == "minute":
+        return d.minute
+    if name == "hour":
+        return d.hour
+    if name == "day_of_month":
+        return d.day
+    if name == "day_of_week":
+        return (d.weekday() + 1) % 7
+    if name == "day_of_year":
+        return d.timetuple().tm_yday
+    if name == "month":
+        return d.month
+    if name == "year":
+        return d.year
+    nxt = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=timezone.utc)
+    return (nxt - datetime(d.year, d.month, 1, tzinfo=timezone.utc)).days
+
+
+def _time(ev: Evaluator, args: list[Any]) -> Scalar:
+    return Scalar(ev.grid / 1000.0)
+
+
+def _pi(ev: Evaluator, args: list[Any]) -> Scalar:
+    return Scalar(np.full(ev.steps, np.pi))
+
+
+def _vector(ev: Evaluator, args: list[Any]) -> Vector:
+    s = ev.eval_scalar(args[0])
+    return Vector([()], s[None, :].copy(), np.ones((1, ev.steps), bool), np.zeros(1, bool))
+
+
+def _scalar(ev: Evaluator, args: list[Any]) -> Scalar:
+    v = ev.eval_vector(args[0])
+    if v.n == 0:
+        return Scalar(np.full(ev.steps, np.nan))
+    count = v.present.sum(axis=0)
+    first = np.argmax(v.present, axis=0)
+    vals = v.values[first, np.arange(ev.steps)]
+    return Scalar(np.where(count == 1, vals, np.nan))
+
+
+def _timestamp(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    if v.sample_ts is not None:
+        ts = v.sample_ts / 1000.0
+    else:
+        ts = np.broadcast_to(ev.grid[None, :] / 1000.0, v.values.shape).copy()
+    return _with_values(v, ts)
+
+
+def absent_labels(node: Any) -> Labels:
+    """The labels absent() reports: the selector's equality matchers (not repeated ones)."""
+    node = unwrap(node)
+    if isinstance(node, pp.MatrixSelector):
+        node = node.vector_selector
+    if not isinstance(node, pp.VectorSelector):
+        return ()
+    seen: dict[str, str | None] = {}
+    for matchers in selector_matchers(node)[:1]:
+        for m in matchers:
+            if m.name == METRIC_NAME:
+                continue
+            if m.op.value == "=":
+                seen[m.name] = None if m.name in seen else m.value
+    return tuple(sorted((n, v) for n, v in seen.items() if v is not None and v != ""))
+
+
+def _absent(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    missing = ~v.present.any(axis=0) if v.n else np.ones(ev.steps, bool)
+    return Vector(
+        [absent_labels(args[0])], np.ones((1, ev.steps)), missing[None, :], np.zeros(1, bool)
+    ).compact()
+
+
+def _absent_over_time(ev: Evaluator, args: list[Any]) -> Vector:
+    rd = ev.eval_range(args[0])
+    w = _windows(ev, rd)
+    missing = ~(w.count > 0).any(axis=0) if rd.n else np.ones(len(rd.ends), bool)
+    return Vector(
+        [absent_labels(args[0])], np.ones((1, ev.steps)), missing[None, :], np.zeros(1, bool)
+    ).compact()
+
+
+def _sort(desc: bool) -> Any:
+    def run(ev: Evaluator, args: list[Any]) -> Vector:
+        v = ev.eval_vector(args[0])
+        if ev.steps != 1 or v.n == 0:
+            return v
+        vals = v.values[:, 0]
+        key = np.where(np.isnan(vals), np.inf, -vals if desc else vals)
+        return v.take(np.lexsort((key,)))
+
+    return run
+
+
+def _natural_key(s: str) -> list[Any]:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s) if p]
+
+
+def _sort_by_label(desc: bool) -> Any:
+    def run(ev: Evaluator, args: list[Any]) -> Vector:
+        v = ev.eval_vector(args[0])
+        names = [_string(ev, a) for a in args[1:]]
+        if ev.steps != 1 or v.n == 0:
+            return v
+        order = sorted(
+            range(v.n),
+            key=lambda i: ([_natural_key(lb.get(v.labels[i], n)) for n in names], v.labels[i]),
+            reverse=desc,
+        )
+        return v.take(order)
+
+    return run
+
+
+def _string(ev: Evaluator, node: Any) -> str:
+    s = ev.eval(node)
+    if not isinstance(s, String):
+        raise PromQLError("expected string argument")
+    return s.value
+
+
+_TEMPLATE = re.compile(r"\$(\$|\{(\w*)\}|(\w+))")
+
+
+def expand(template: str, m: re.Match[str]) -> str:
+    """Go regexp.Expand: $1, ${1}, $name, ${name}, $$."""
+
+    def sub(t: re.Match[str]) -> str:
+        if t.group(1) == "$":
+            return "$"
+        ref = t.group(2) if t.group(2) is not None else t.group(3)
+        try:
+            if ref.isdigit():
+                return m.group(int(ref)) or ""
+            return m.group(ref) or ""
+        except (IndexError, error_types()):
+            return ""
+
+    return _TEMPLATE.sub(sub, template)
+
+
+def error_types() -> type[Exception]:
+    return IndexError
+
+
+def _valid_label_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return name != "" and "\ufffd" not in name
+
+
+def _relabel(v: Vector, labels: list[Labels], dst: str) -> Vector:
+    drop = v.drop_name & (dst != METRIC_NAME)
+    out = Vector(labels, v.values, v.present, drop)
+    if len(set(labels)) != len(labels):
+        out = merge_duplicates(out)
+    return out
+
+
+def _label_replace(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    dst, repl, src, regex = (_string(ev, a) for a in args[1:5])
+    try:
+        rx = compile_anchored(regex)
+    except re.error as err:
+        raise PromQLError(f'invalid regular expression in label_replace(): "{regex}"') from err
+    if not _valid_label_name(dst):
+        raise PromQLError(f'invalid destination label name in label_replace(): "{dst}"')
+    out = []
+    for ls in v.labels:
+        m = rx.match(lb.get(ls, src))
+        out.append(lb.set_label(ls, dst, expand(repl, m)) if m else ls)
+    return _relabel(v, out, dst)
+
+
+def _label_join(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    dst, sep = _string(ev, args[1]), _string(ev, args[2])
+    srcs = [_string(ev, a) for a in args[3:]]
+    if not _valid_label_name(dst):
+        raise PromQLError(f'invalid destination label name in label_join(): "{dst}"')
+    out = [lb.set_label(ls, dst, sep.join(lb.get(ls, s) for s in srcs)) for ls in v.labels]
+    return _relabel(v, out, dst)
+
+
+def _histogram_quantile(ev: Evaluator, args: list[Any]) -> Vector:
+    q = ev.eval_scalar(args[0])
+    v = ev.eval_vector(args[1])
+    return histogram_quantile(ev, q, v)
+
+
+def _native_only(ev: Evaluator, args: list[Any]) -> Vector:
+    for a in args:
+        ev.eval(a)
+    return Vector.empty(ev.steps)
+
+
+_HANDLERS: dict[str, Any] = {
+    "round": _round,
+    "clamp": _clamp,
+    "clamp_min": _clamp_min,
+    "clamp_max": _clamp_max,
+    "time": _time,
+    "pi": _pi,
+    "vector": _vector,
+    "scalar": _scalar,
+    "timestamp": _timestamp,
+    "absent": _absent,
+    "absent_over_time": _absent_over_time,
+    "sort": _sort(False),
+    "sort_desc": _sort(True),
+    "sort_by_label": _sort_by_label(False),
+    "sort_by_label_desc": _sort_by_label(True),
+    "label_replace": _label_replace,
+    "label_join": _label_join,
+    "histogram_quantile": _histogram_quantile,
+    **{n: _native_only for n in NATIVE_ONLY},
+}

@@ -1,0 +1,238 @@
+"""Vectorised window arithmetic over flat per-series sample arrays.
+
+A range vector holds the samples of n series concatenated in flat arrays with `offsets` marking
+series boundaries. For every (series, step) pair the window (end - range, end] is a slice
+[lo, hi) of the flat arrays, found for all pairs with one `np.searchsorted` over a composite
+key (series index * span + time). Range functions are then numpy expressions over the (n, T)
+index matrices: reductions use `ufunc.reduceat` (cost bounded by the samples in the windows),
+and the few functions whose exact rounding matters (Kahan sums, Welford variance, regression)
+iterate over the position inside the window, vectorised across all windows at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+Arr = np.ndarray
+
+
+def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr, Arr]:
+    """Flat index bounds [lo, hi) of the left-open windows (end - range, end] per series and step."""
+    n, steps = len(offsets) - 1, len(ends)
+    if n == 0 or steps == 0:
+        return np.zeros((n, steps), np.int64), np.zeros((n, steps), np.int64)
+    starts = ends - range_ms
+    base = int(min(ts.min() if len(ts) else 0, starts.min()))
+    span = int(max(ts.max() if len(ts) else 0, ends.max())) - base + 2
+    if span * n < 2**62:
+        seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+        key = ts - base + seg * span
+        row = (np.arange(n, dtype=np.int64) * span)[:, None]
+        lo = np.searchsorted(key, (starts - base)[None, :] + row, side="right")
+        hi = np.searchsorted(key, (ends - base)[None, :] + row, side="right")
+        return lo.astype(np.int64), hi.astype(np.int64)
+    lo = np.empty((n, steps), np.int64)
+    hi = np.empty((n, steps), np.int64)
+    for j in range(n):
+        part = ts[offsets[j] : offsets[j + 1]]
+        lo[j] = offsets[j] + np.searchsorted(part, starts, side="right")
+        hi[j] = offsets[j] + np.searchsorted(part, ends, side="right")
+    return lo, hi
+
+
+def reduce_windows(ufunc: np.ufunc, vals: Arr, lo: Arr, hi: Arr, fill: float = np.nan) -> Arr:
+    """ufunc.reduce over every window [lo, hi); `fill` where a window is empty."""
+    if lo.size == 0:
+        return np.full(lo.shape, fill)
+    padded = np.append(vals, vals.dtype.type(0))
+    idx = np.empty(lo.size * 2, np.int64)
+    idx[0::2] = lo.ravel()
+    idx[1::2] = np.maximum(hi.ravel(), lo.ravel())
+    out = ufunc.reduceat(padded, idx)[0::2].reshape(lo.shape)
+    return np.where(hi > lo, out, fill)
+
+
+def pair_counts(flags: Arr, offsets: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Per window, how many adjacent pairs (k-1, k) inside it have flags[k] set.
+
+    `flags[k]` describes the pair ending at flat index k; entries at series starts are ignored.
+    """
+    f = flags.astype(np.int64)
+    f[offsets[:-1][offsets[:-1] < len(f)]] = 0
+    cs = np.concatenate(([0], np.cumsum(f)))
+    first = np.minimum(lo + 1, hi)
+    return np.where(hi > lo, cs[hi] - cs[first], 0)
+
+
+def window_positions(lo: Arr, hi: Arr) -> Iterator[tuple[int, Arr, Arr]]:
+    """Yield (k, flat index, mask) for the k-th sample of every window, k = 0.. longest - 1."""
+    if lo.size == 0:
+        return
+    longest = int((hi - lo).max())
+    for k in range(longest):
+        idx = lo + k
+        mask = idx < hi
+        yield k, np.where(mask, idx, 0), mask
+
+
+def kahan_inc(inc: Arr, s: Arr, c: Arr) -> tuple[Arr, Arr]:
+    """Kahan–Babuška (Neumaier) summation step, elementwise, as Prometheus does it."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = s + inc
+        big = np.abs(s) >= np.abs(inc)
+        dc = np.where(big, (s - t) + inc, (inc - t) + s)
+        c = np.where(np.isinf(t), 0.0, c + dc)
+    return t, c
+
+
+def well_conditioned(vals: Arr) -> bool:
+    """True when plain summation is as accurate as Kahan summation to far below 1e-9."""
+    if vals.size == 0:
+        return True
+    if not np.isfinite(vals).all():
+        return False
+    if not ((vals >= 0).all() or (vals <= 0).all()):
+        return False
+    mags = np.abs(vals)
+    nonzero = mags[mags > 0]
+    return nonzero.size == 0 or float(nonzero.max()) <= 1e6 * float(nonzero.min())
+
+
+def kahan_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Kahan-compensated sum of each window (NaN where empty)."""
+    if well_conditioned(vals):
+        return reduce_windows(np.add, vals, lo, hi)
+    s = np.zeros(lo.shape)
+    c = np.zeros(lo.shape)
+    for _, idx, mask in window_positions(lo, hi):
+        t, c2 = kahan_inc(vals[idx], s, c)
+        s, c = np.where(mask, t, s), np.where(mask, c2, c)
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.isinf(s), s, s + c)
+    return np.where(hi > lo, out, np.nan)
+
+
+def avg_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Mean of each window: Kahan sum / count, switching to an incremental mean on overflow."""
+    cnt = (hi - lo).astype(float)
+    if well_conditioned(vals):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return reduce_windows(np.add, vals, lo, hi) / cnt
+    safe = np.where(hi > lo, lo, 0)
+    s = vals[safe] if vals.size else np.zeros(lo.shape)
+    c = np.zeros(lo.shape)
+    mean = np.zeros(lo.shape)
+    incr = np.zeros(lo.shape, bool)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for k, idx, mask in window_positions(lo, hi):
+            if k == 0:
+                continue
+            count = float(k + 1)
+            x = vals[idx]
+            ns, nc = kahan_inc(x, s, c)
+            overflow = mask & ~incr & np.isinf(ns)
+            direct = mask & ~incr & ~overflow
+            s, c = np.where(direct, ns, s), np.where(direct, nc, c)
+            mean = np.where(overflow, s / (count - 1), mean)
+            c = np.where(overflow, c / (count - 1), c)
+            incr = incr | overflow
+            q = (count - 1) / count
+            nm, nc2 = kahan_inc(x / count, q * mean, q * c)
+            upd = mask & incr
+            mean, c = np.where(upd, nm, mean), np.where(upd, nc2, c)
+        out = np.where(incr, mean + c, s / cnt + c / cnt)
+        out = np.where(~incr & np.isinf(s), s / cnt, out)
+    return np.where(hi > lo, out, np.nan)
+
+
+def variance_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Population variance of each window (Welford with Kahan-compensated accumulators)."""
+    count = np.zeros(lo.shape)
+    mean, cmean = np.zeros(lo.shape), np.zeros(lo.shape)
+    aux, caux = np.zeros(lo.shape), np.zeros(lo.shape)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for _, idx, mask in window_positions(lo, hi):
+            x = vals[idx]
+            count = np.where(mask, count + 1, count)
+            delta = x - (mean + cmean)
+            nm, ncm = kahan_inc(delta / np.maximum(count, 1), mean, cmean)
+            mean, cmean = np.where(mask, nm, mean), np.where(mask, ncm, cmean)
+            na, nca = kahan_inc(delta * (x - (mean + cmean)), aux, caux)
+            aux, caux = np.where(mask, na, aux), np.where(mask, nca, caux)
+        out = (aux + caux) / count
+    return np.where(hi > lo, out, np.nan)
+
+
+def regression_windows(
+    ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr
+) -> tuple[Arr, Arr]:
+    """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`."""
+    shape = lo.shape
+    n = np.zeros(shape)
+    sx, cx, sy, cy = (np.zeros(shape) for _ in range(4))
+    sxy, cxy, sx2, cx2 = (np.zeros(shape) for _ in range(4))
+    safe = np.where(hi > lo, lo, 0)
+    init_y = vals[safe] if vals.size else np.zeros(shape)
+    const_y = np.ones(shape, bool)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for _, idx, mask in window_positions(lo, hi):
+            y = vals[idx]
+            x = (ts[idx] - intercept_ms).astype(float) / 1e3
+            const_y &= ~mask | (y == init_y)
+            n = np.where(mask, n + 1, n)
+            for acc, comp, inc in ((0, 1, x), (2, 3, y), (4, 5, x * y), (6, 7, x * x)):
+                accs = [sx, cx, sy, cy, sxy, cxy, sx2, cx2]
+                ns, nc = kahan_inc(inc, accs[acc], accs[comp])
+                accs[acc] = np.where(mask, ns, accs[acc])
+                accs[comp] = np.where(mask, nc, accs[comp])
+                sx, cx, sy, cy, sxy, cxy, sx2, cx2 = accs
+        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+        cov = sxy - sx * sy / n
+        var = sx2 - sx * sx / n
+        slope = cov / var
+        intercept = sy / n - slope * sx / n
+    inf_const = const_y & np.isinf(init_y)
+    slope = np.where(const_y, np.where(inf_const, np.nan, 0.0), slope)
+    intercept = np.where(const_y, np.where(inf_const, np.nan, init_y), intercept)
+    return slope, intercept
+
+
+def sorted_windows(vals: Arr, lo: Arr, hi: Arr, fn: Callable[[Arr, Arr, slice], Arr]) -> Arr:
+    """Apply fn(sorted_rows, counts, flat_slice) to windows gathered into sorted padded rows."""
+    flat_lo, flat_hi = lo.ravel(), hi.ravel()
+    counts = flat_hi - flat_lo
+    out = np.full(flat_lo.shape, np.nan)
+    longest = int(counts.max()) if counts.size else 0
+    if longest == 0:
+        return out.reshape(lo.shape)
+    chunk = max(1, 4_000_000 // longest)
+    for start in range(0, len(flat_lo), chunk):
+        sl = slice(start, start + chunk)
+        k = np.arange(longest)
+        idx = flat_lo[sl, None] + k[None, :]
+        mask = k[None, :] < counts[sl, None]
+        rows = np.where(mask, vals[np.where(mask, idx, 0)], np.inf)
+        nans = np.isnan(rows)
+        rows = np.sort(np.where(nans, -np.inf, rows), axis=1)
+        rows[k[None, :] < nans.sum(axis=1)[:, None]] = np.nan  # Go sorts NaN first
+        out[sl] = fn(rows, counts[sl], sl)
+    return out.reshape(lo.shape)
+
+
+def quantile_sorted(rows: Arr, counts: Arr, q: Arr | float) -> Arr:
+    """Prometheus's quantile of each sorted row of `counts` valid leading values."""
+    qa = np.broadcast_to(np.asarray(q, dtype=float), counts.shape)
+    n = counts.astype(float)
+    with np.errstate(invalid="ignore"):
+        rank = qa * (n - 1)
+        lower = np.clip(np.floor(rank), 0, np.maximum(n - 1, 0)).astype(np.int64)
+        upper = np.clip(lower + 1, 0, np.maximum(n - 1, 0)).astype(np.int64)
+        weight = rank - np.floor(rank)
+        r = np.arange(len(counts))
+        lv, uv = rows[r, lower], rows[r, upper]
+        out = lv * (1 - weight) + uv * weight
+    out = np.where(qa < 0, -np.inf, np.where(qa > 1, np.inf, out))
+    out = np.where(np.isnan(qa), np.nan, out)
+    return np.where(counts > 0, out, np.nan)
