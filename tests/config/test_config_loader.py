@@ -373,3 +373,8 @@ def test_check_config_checks_file_sd_files(tmp_path: Path) -> None:
     assert messages == [f'error: {tmp_path}/sd/b.json: file_sd of scrape job "f": '
                         'targets of sd/b.json:0 must be a list of strings'.replace("sd/b.json:0",
                                                                                  f"{tmp_path}/sd/b.json:0")]
+
+
+def test_null_list_item_is_named() -> None:
+    (msg,) = errors_of("scrape_configs:\n- job_name: a\n  relabel_configs:\n  -\n")
+    assert msg == "pharos.yml:4: scrape_configs[0].relabel_configs[0]: empty or null section"

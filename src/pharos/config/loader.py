@@ -307,6 +307,8 @@ def _error_message(doc: _Doc, err: Any) -> str:
         text = ctx.get("msg", err["msg"])
     elif err["type"] == "missing":
         text = "required field is missing"
+    elif err.get("input", "") is None:
+        text = "empty or null section"
     else:
         text = err["msg"]
         if not isinstance(err.get("input"), dict | list):
