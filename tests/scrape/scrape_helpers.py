@@ -16,6 +16,7 @@ from pharos.metrics.tsdb.db import TSDB
 
 HOUR = 3600.0
 
+
 def config(*jobs: dict[str, Any], **glob: Any) -> PharosConfig:
     """A PharosConfig with long intervals by default (tests drive scrapes by hand)."""
     glob = {"scrape_interval": HOUR, "scrape_timeout": 5.0, **glob}

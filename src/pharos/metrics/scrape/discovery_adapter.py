@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 from pharos.config.model import ScrapeConfig
@@ -40,8 +40,9 @@ class DiscoveryRunner:
         groups: dict[str, list[dict[str, str]]] = {src: [] for src in self.pool.groups}
         groups.update(_as_sources(static_target_groups(self.config.static_configs)))
         if self.config.file_sd_configs:
-            self._updates = watch_file_sd(self.config.file_sd_configs, self.poll_interval)
-            groups.update(_as_sources(await anext(self._updates)))
+            updates = watch_file_sd(self.config.file_sd_configs, self.poll_interval)
+            self._updates = updates
+            groups.update(_as_sources(await anext(updates)))
             self._task = asyncio.create_task(self._watch_files(), name=f"file_sd {self.pool.name}")
         await self.pool.set_groups(groups)
 
@@ -51,9 +52,9 @@ class DiscoveryRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._updates is not None:
-            await self._updates.aclose()
-            self._updates = None
+        updates, self._updates = self._updates, None
+        if isinstance(updates, AsyncGenerator):
+            await updates.aclose()
 
     async def _watch_files(self) -> None:
         assert self._updates is not None

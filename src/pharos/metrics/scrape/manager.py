@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pharos.config.model import PharosConfig
+from pharos.config.model import PharosConfig, ScrapeConfig
 from pharos.metrics.model import Labels
 from pharos.metrics.scrape import metrics
 from pharos.metrics.scrape.discovery_adapter import DiscoveryRunner
@@ -101,7 +101,7 @@ class ScrapeManager:
                 await self._update_discovery(pool, sc)
             self._update_target_gauges()
 
-    async def _update_discovery(self, pool: ScrapePool, sc: object) -> None:
+    async def _update_discovery(self, pool: ScrapePool, sc: ScrapeConfig) -> None:
         runner = self.discovery.get(pool.name)
         if runner is not None and runner.same_config(sc):
             return
