@@ -492,6 +492,13 @@ def _uses_time(node: Any, expr: str) -> bool:
     return found or re.search(r"\b(start|end|range|step)\(\)", expr) is not None
 
 
+_COMMAND = re.compile(r"^(load|load_with_nhcb|clear|eval|eval_fail|eval_warn|eval_info|eval_ordered)(\s|$)")
+
+
+def _is_command(text: str) -> bool:
+    return _COMMAND.match(text) is not None
+
+
 def _blocks(lines: list[str]) -> list[tuple[int, str, list[str]]]:
     out: list[tuple[int, str, list[str]]] = []
     cur: tuple[int, str, list[str]] | None = None
@@ -502,7 +509,9 @@ def _blocks(lines: list[str]) -> list[tuple[int, str, list[str]]]:
                 out.append(cur)
             cur = None
             continue
-        if cur is None:
+        if cur is None or _is_command(text):
+            if cur:
+                out.append(cur)
             cur = (no, text, [])
         else:
             cur[2].append(text)

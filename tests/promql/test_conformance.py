@@ -1,0 +1,25 @@
+"""Run Prometheus's promqltest scripts; failures must stay within the recorded budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pharos.metrics.promql.promqltest import run_file
+
+CONFORMANCE = Path("/work/shared/conformance/promqltest")
+BUDGET = json.loads((Path(__file__).parent / "conformance_budget.json").read_text())
+FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
+
+
+@pytest.mark.skipif(not FILES, reason="conformance scripts not present")
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_conformance_file(path: Path) -> None:
+    passed, failed, skipped, failures = run_file(path)
+    budget = BUDGET.get(path.name)
+    assert budget is not None, f"no budget recorded for {path.name}"
+    detail = "\n".join(failures[:20])
+    assert failed <= budget["failed"], f"{failed} failures > budget {budget['failed']}:\n{detail}"
+    assert passed >= budget["passed"], f"{passed} passes < recorded {budget['passed']}:\n{detail}"
