@@ -167,7 +167,7 @@ def _prom_ts(text: str) -> int | None:
 
 def _om_ts(text: str) -> int | None:
     v = _value(text)
-    if v is None or v != v:
+    if v is None or v - v:  # NaN and ±Inf are errors; let the reference parser word them
         return None
     return go_float_to_ms(v)
 
