@@ -312,3 +312,21 @@ async def test_openmetrics_body_and_unit_metadata(tsdb: TSDB, make_target) -> No
     (md,) = [e for e in m.metadata() if e.metric == "build_seconds"]
     assert (md.type, md.unit, md.help) == ("counter", "seconds", "Build time.")
     await m.stop()
+
+
+async def test_own_metrics_count_scrapes(tsdb: TSDB, make_target) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"job": "selfmetrics"}) or 0.0
+
+    t = await make_target(BODY)
+    m = await start(tsdb, job("selfmetrics", t.address))
+    lp = only_loop(m)
+    await lp.scrape_once(T0)
+    t.status = 503
+    await lp.scrape_once(T0 + 1000)
+    assert value("pharos_scrapes_total") == 2
+    assert value("pharos_scrape_failures_total") == 1
+    assert value("pharos_samples_scraped_total") == 3
+    await m.stop()

@@ -130,8 +130,15 @@ class ScrapeLoop:
             total, added = exc.total, exc.added
         except (ScrapeError, ParseError) as exc:
             error = str(exc) or type(exc).__name__
+        except (ValueError, TypeError, UnicodeError) as exc:  # a parser/relabel bug: fail this scrape
+            log.exception("scrape of %s failed", self.target.url)
+            error = f"{type(exc).__name__}: {exc}"
         duration = time.time() - start
-        self._commit(batch, ts_ms, duration, error, total, added)
+        try:
+            self._commit(batch, ts_ms, duration, error, total, added)
+        except Exception as exc:
+            log.exception("appending the scrape of %s failed", self.target.url)
+            error = f"append failed: {exc}"
         self._record_health(start, duration, error)
 
     def _commit(
