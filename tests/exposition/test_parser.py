@@ -72,13 +72,13 @@ def test_special_values(text: str, expected: float) -> None:
             assert v == expected
 
 
-@pytest.mark.parametrize("text", ["1_000", "0x10", "0x1p3", "true", "+nan", "-NaN", "1e400", "١", "1,5", "infinit"])
+@pytest.mark.parametrize("text", ["1_000", "0x10", "0x1p3", "true", "+nan", "-NaN", "1e400", "\u0661", "1,5", "infinit"])
 def test_values_go_rejects(text: str) -> None:
     cache = ParseCache()
     parse(b"m 1\n", TEXT, cache)  # the series is cached: the fast path sees the bad value
-    with pytest.raises(ParseError, match="^line 1: "):
+    with pytest.raises(ParseError, match=r"^line 1: "):
         parse(f"m {text}\n".encode(), TEXT, cache)
-    with pytest.raises(ParseError, match="^line 1: "):
+    with pytest.raises(ParseError, match=r"^line 1: "):
         parse_reference(f"m {text}\n".encode(), TEXT)
 
 

@@ -46,7 +46,7 @@ def test_every_file_is_covered() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_counts(name: str) -> None:
-    fmt, samples, families, exemplars, nans = EXPECTED[name]
+    _, samples, families, exemplars, nans = EXPECTED[name]
     result = _load(name)
     assert len(result.samples) == samples
     assert len({s.labels for s in result.samples}) == samples
