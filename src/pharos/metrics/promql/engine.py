@@ -108,6 +108,7 @@ class Evaluator:
         self.end_ms = end_ms
         self.limits = limits
         self.at_override = at_override
+        self.step_ms = 0
         self.deadline = time.monotonic() + limits.timeout_s
         self.samples = 0
         self.warnings: list[str] = []
@@ -121,6 +122,7 @@ class Evaluator:
         """An evaluator for a subquery's inner grid sharing limits and counters."""
         ev = Evaluator(self.querier, grid, self.start_ms, self.end_ms, self.limits, None)
         ev.deadline = self.deadline
+        ev.step_ms = self.step_ms
         ev.samples = self.samples
         ev.warnings, ev.infos = self.warnings, self.infos
         return ev
@@ -353,6 +355,7 @@ class Engine:
         node = parse(expr) if isinstance(expr, str) else expr
         grid = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         ev = Evaluator(self.querier, grid, start_ms, end_ms, self.limits)
+        ev.step_ms = step_ms
         value = ev.eval(node)
         if isinstance(value, (RangeData, String)):
             raise BadDataError(

@@ -13,7 +13,8 @@ from pharos.metrics.model import METRIC_NAME, Labels, compile_anchored
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql import rangefuncs
 from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
-from pharos.metrics.promql.histograms import histogram_quantile
+from pharos.metrics.promql.aggregate import format_value
+from pharos.metrics.promql.histograms import histogram_fraction, histogram_quantile
 from pharos.metrics.promql.values import PromQLError, RangeData, Scalar, String, Value, Vector
 from pharos.metrics.promql.windows import window_bounds
 
@@ -30,7 +31,6 @@ TIME_FUNCS = {
 }
 NATIVE_ONLY = {
     "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar",
-    "histogram_fraction",
 }
 KEEP_NAME = {"sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"}
 
@@ -140,6 +140,28 @@ def _time(ev: Evaluator, args: list[Any]) -> Scalar:
     return Scalar(ev.grid / 1000.0)
 
 
+def _query_time(which: str) -> Any:
+    def run(ev: Evaluator, args: list[Any]) -> Scalar:
+        value = {
+            "start": ev.start_ms, "end": ev.end_ms, "step": ev.step_ms,
+            "range": ev.end_ms - ev.start_ms,
+        }[which]
+        return Scalar(np.full(ev.steps, value / 1000.0))
+
+    return run
+
+
+def _min_max_of(fn: Any) -> Any:
+    def run(ev: Evaluator, args: list[Any]) -> Scalar:
+        vals = [ev.eval_scalar(a) for a in args]
+        out = vals[0]
+        for v in vals[1:]:
+            out = fn(out, v)
+        return Scalar(out)
+
+    return run
+
+
 def _pi(ev: Evaluator, args: list[Any]) -> Scalar:
     return Scalar(np.full(ev.steps, np.pi))
 
@@ -180,8 +202,10 @@ def absent_labels(node: Any) -> Labels:
         for m in matchers:
             if m.name == METRIC_NAME:
                 continue
-            if m.op.value == "=":
-                seen[m.name] = None if m.name in seen else m.value
+            if m.name in seen:
+                seen[m.name] = None
+            else:
+                seen[m.name] = m.value if m.op.value == "=" else None
     return tuple(sorted((n, v) for n, v in seen.items() if v is not None and v != ""))
 
 
@@ -255,14 +279,10 @@ def expand(template: str, m: re.Match[str]) -> str:
             if ref.isdigit():
                 return m.group(int(ref)) or ""
             return m.group(ref) or ""
-        except (IndexError, error_types()):
+        except IndexError:
             return ""
 
     return _TEMPLATE.sub(sub, template)
-
-
-def error_types() -> type[Exception]:
-    return IndexError
 
 
 def _valid_label_name(name: str) -> bool:
@@ -313,6 +333,38 @@ def _histogram_quantile(ev: Evaluator, args: list[Any]) -> Vector:
     return histogram_quantile(ev, q, v)
 
 
+def _histogram_quantiles(ev: Evaluator, args: list[Any]) -> Vector:
+    v = ev.eval_vector(args[0])
+    label = _string(ev, args[1])
+    parts = []
+    for a in args[2:]:
+        q = ev.eval_scalar(a)
+        res = histogram_quantile(ev, q, v)
+        qs = repr(float(q[0])) if np.isfinite(q[0]) else format_value(float(q[0]))
+        parts.append(Vector([lb.set_label(ls, label, qs) for ls in res.labels], res.values,
+                            res.present, res.drop_name))
+    return _concat(parts, ev.steps)
+
+
+def _concat(parts: list[Vector], steps: int) -> Vector:
+    parts = [p for p in parts if p.n]
+    if not parts:
+        return Vector.empty(steps)
+    out = Vector(
+        [ls for p in parts for ls in p.labels],
+        np.concatenate([p.values for p in parts]),
+        np.concatenate([p.present for p in parts]),
+        np.concatenate([p.drop_name for p in parts]),
+    )
+    return merge_duplicates(out)
+
+
+def _histogram_fraction(ev: Evaluator, args: list[Any]) -> Vector:
+    lower, upper = ev.eval_scalar(args[0]), ev.eval_scalar(args[1])
+    v = ev.eval_vector(args[2])
+    return histogram_fraction(ev, lower, upper, v)
+
+
 def _native_only(ev: Evaluator, args: list[Any]) -> Vector:
     for a in args:
         ev.eval(a)
@@ -338,5 +390,13 @@ _HANDLERS: dict[str, Any] = {
     "label_replace": _label_replace,
     "label_join": _label_join,
     "histogram_quantile": _histogram_quantile,
+    "histogram_quantiles": _histogram_quantiles,
+    "histogram_fraction": _histogram_fraction,
+    "start": _query_time("start"),
+    "end": _query_time("end"),
+    "step": _query_time("step"),
+    "range": _query_time("range"),
+    "min_of": _min_max_of(np.minimum),
+    "max_of": _min_max_of(np.maximum),
     **{n: _native_only for n in NATIVE_ONLY},
 }

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pharos.metrics.model import METRIC_NAME, Labels
+from pharos.metrics.model import Labels
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql.values import Vector
 
@@ -31,15 +31,77 @@ def _parse_le(value: str) -> float | None:
         return None
 
 
-def histogram_quantile(ev: Any, q: np.ndarray, v: Vector) -> Vector:
-    """histogram_quantile(q, buckets) for classic histograms."""
+def _bucket_groups(v: Vector) -> dict[Labels, list[tuple[float, int]]]:
     groups: dict[Labels, list[tuple[float, int]]] = {}
     for i, ls in enumerate(v.labels):
         le = _parse_le(lb.get(ls, "le"))
         if le is None:
             continue
-        key = lb.without(ls, ["le", METRIC_NAME])
-        groups.setdefault(key, []).append((le, i))
+        groups.setdefault(lb.without(ls, ["le"]), []).append((le, i))
+    return groups
+
+
+def _result(keys: list[Labels], vals: list[np.ndarray], pres: list[np.ndarray], steps: int) -> Vector:
+    if not keys:
+        return Vector.empty(steps)
+    from pharos.metrics.promql.engine import finalize_names
+
+    out = Vector(keys, np.array(vals), np.array(pres), np.ones(len(keys), bool))
+    return finalize_names(out)
+
+
+def histogram_fraction(ev: Any, lower: np.ndarray, upper: np.ndarray, v: Vector) -> Vector:
+    """histogram_fraction(lower, upper, buckets) for classic histograms."""
+    steps = v.values.shape[1]
+    keys, vals, pres = [], [], []
+    for key, members in _bucket_groups(v).items():
+        members.sort(key=lambda p: p[0])
+        out = np.full(steps, np.nan)
+        has = np.zeros(steps, bool)
+        for t in range(steps):
+            sel = [(le, v.values[i, t]) for le, i in members if v.present[i, t]]
+            if sel:
+                has[t] = True
+                out[t] = _fraction(float(lower[t]), float(upper[t]), sel)
+        keys.append(key)
+        vals.append(out)
+        pres.append(has)
+    return _result(keys, vals, pres, steps)
+
+
+def _fraction(lower: float, upper: float, buckets: list[tuple[float, float]]) -> float:
+    les = sorted({b[0] for b in buckets})
+    counts = [sum(c for le, c in buckets if le == u) for u in les]
+    if not les or not np.isposinf(les[-1]):
+        return float("nan")
+    total = counts[-1]
+    if total == 0 or np.isnan(lower) or np.isnan(upper):
+        return float("nan")
+    if lower >= upper:
+        return 0.0
+    return (_rank(upper, les, counts, False) - _rank(lower, les, counts, True)) / total
+
+
+def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> float:
+    """Cumulative count at x, interpolating linearly inside finite buckets."""
+    if x == float("-inf"):
+        return 0.0
+    prev = 0.0
+    for i, ub in enumerate(les):
+        lb_ = les[i - 1] if i else (0.0 if ub > 0 else float("-inf"))
+        if x <= lb_:
+            return prev
+        if x <= ub:
+            if np.isinf(lb_) or np.isinf(ub):
+                return counts[i] if (is_lower and not (x == ub)) or x == ub else prev
+            return prev + (counts[i] - prev) * (x - lb_) / (ub - lb_)
+        prev = counts[i]
+    return prev
+
+
+def histogram_quantile(ev: Any, q: np.ndarray, v: Vector) -> Vector:
+    """histogram_quantile(q, buckets) for classic histograms."""
+    groups = _bucket_groups(v)
     steps = v.values.shape[1]
     keys, vals, pres = [], [], []
     for key, members in groups.items():
@@ -60,9 +122,7 @@ def histogram_quantile(ev: Any, q: np.ndarray, v: Vector) -> Vector:
         keys.append(key)
         vals.append(out)
         pres.append(has)
-    if not keys:
-        return Vector.empty(steps)
-    return Vector(keys, np.array(vals), np.array(pres), np.zeros(len(keys), bool))
+    return _result(keys, vals, pres, steps)
 
 
 def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> np.ndarray:

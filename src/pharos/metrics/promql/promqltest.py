@@ -95,11 +95,9 @@ def parse_values(text: str) -> list[float | None]:
         if tok.startswith("_x"):
             out.extend([None] * int(tok[2:]))
             continue
-        try:
+        if re.fullmatch(r".+x\d+", tok) is None:
             out.append(parse_number(tok))
             continue
-        except ValueError:
-            pass
         base, _, times = tok.rpartition("x")
         n = int(times)
         try:

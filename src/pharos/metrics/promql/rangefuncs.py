@@ -10,6 +10,7 @@ import numpy as np
 from pharos.metrics.promql.values import PromQLError, RangeData
 from pharos.metrics.promql.windows import (
     avg_windows,
+    go_sort,
     kahan_sum_windows,
     pair_counts,
     quantile_sorted,
@@ -144,8 +145,7 @@ def mad_over_time(w: Windows) -> Result:
         k = np.arange(longest)
         mask = k[None, :] < counts[:, None]
         idx = np.where(mask, flat_lo[:, None] + k[None, :], 0)
-        dev = np.where(mask, np.abs(w.vals[idx] - med.ravel()[:, None]), np.inf)
-        dev.sort(axis=1)
+        dev = go_sort(np.where(mask, np.abs(w.vals[idx] - med.ravel()[:, None]), np.inf))
         out = quantile_sorted(dev, counts, 0.5)
     return out.reshape(w.lo.shape), w.count >= 1
 

@@ -44,7 +44,7 @@ def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr,
 
 def reduce_windows(ufunc: np.ufunc, vals: Arr, lo: Arr, hi: Arr, fill: float = np.nan) -> Arr:
     """ufunc.reduce over every window [lo, hi); `fill` where a window is empty."""
-    if lo.size == 0:
+    if lo.size == 0 or vals.size == 0:
         return np.full(lo.shape, fill)
     padded = np.append(vals, vals.dtype.type(0))
     idx = np.empty(lo.size * 2, np.int64)
@@ -97,7 +97,10 @@ def well_conditioned(vals: Arr) -> bool:
         return False
     mags = np.abs(vals)
     nonzero = mags[mags > 0]
-    return nonzero.size == 0 or float(nonzero.max()) <= 1e6 * float(nonzero.min())
+    if nonzero.size == 0:
+        return True
+    top = float(nonzero.max())
+    return top <= 1e6 * float(nonzero.min()) and top * vals.size < 1e300
 
 
 def kahan_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
@@ -213,12 +216,18 @@ def sorted_windows(vals: Arr, lo: Arr, hi: Arr, fn: Callable[[Arr, Arr, slice], 
         k = np.arange(longest)
         idx = flat_lo[sl, None] + k[None, :]
         mask = k[None, :] < counts[sl, None]
-        rows = np.where(mask, vals[np.where(mask, idx, 0)], np.inf)
-        nans = np.isnan(rows)
-        rows = np.sort(np.where(nans, -np.inf, rows), axis=1)
-        rows[k[None, :] < nans.sum(axis=1)[:, None]] = np.nan  # Go sorts NaN first
+        rows = go_sort(np.where(mask, vals[np.where(mask, idx, 0)], np.inf))
         out[sl] = fn(rows, counts[sl], sl)
     return out.reshape(lo.shape)
+
+
+def go_sort(rows: Arr) -> Arr:
+    """Sort each row ascending with NaN first, as Go's sort.Float64s does."""
+    nans = np.isnan(rows)
+    out = np.sort(np.where(nans, -np.inf, rows), axis=1)
+    k = np.arange(rows.shape[1])
+    out[k[None, :] < nans.sum(axis=1)[:, None]] = np.nan
+    return out
 
 
 def quantile_sorted(rows: Arr, counts: Arr, q: Arr | float) -> Arr:
@@ -226,7 +235,7 @@ def quantile_sorted(rows: Arr, counts: Arr, q: Arr | float) -> Arr:
     qa = np.broadcast_to(np.asarray(q, dtype=float), counts.shape)
     n = counts.astype(float)
     with np.errstate(invalid="ignore"):
-        rank = qa * (n - 1)
+        rank = np.nan_to_num(qa * (n - 1), nan=0.0, posinf=0.0, neginf=0.0)
         lower = np.clip(np.floor(rank), 0, np.maximum(n - 1, 0)).astype(np.int64)
         upper = np.clip(lower + 1, 0, np.maximum(n - 1, 0)).astype(np.int64)
         weight = rank - np.floor(rank)
