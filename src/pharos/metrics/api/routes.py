@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pharos.metrics.api import handlers
 from pharos.metrics.api.context import ApiContext
@@ -91,8 +92,22 @@ def _export_endpoint(ctx: ApiContext) -> Endpoint:
     return export
 
 
-async def _options(request: Request) -> Response:
-    return add_cors(request, Response(status_code=204))
+class OptionsMiddleware:
+    """Answer OPTIONS on any /api/v1 path with 204 and CORS headers, as Prometheus does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "OPTIONS"
+            and scope["path"].startswith(PREFIX + "/")
+        ):
+            response = add_cors(Request(scope), Response(status_code=204))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def register(app: FastAPI, ctx: ApiContext) -> None:
@@ -103,4 +118,4 @@ def register(app: FastAPI, ctx: ApiContext) -> None:
         PREFIX + "/label/{name}/values", _wrap(ctx, handlers.label_values), methods=GET, name="label_values"
     )
     app.add_api_route(PREFIX + "/export", _export_endpoint(ctx), methods=GET_POST)
-    app.add_api_route(PREFIX + "/{path:path}", _options, methods=["OPTIONS"], include_in_schema=False)
+    app.add_middleware(OptionsMiddleware)
