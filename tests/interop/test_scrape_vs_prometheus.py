@@ -96,6 +96,7 @@ def check_ticks(prom: dict[int, float], pharos: dict[int, float], start_ms: int,
     prom = {t: v for t, v in prom.items() if start_ms <= t <= end_ms}
     pharos = {t: v for t, v in pharos.items() if start_ms <= t <= end_ms}
     common = sorted(prom.keys() & pharos.keys())
+    print(f"ticks: prometheus {len(prom)}, pharos {len(pharos)}, common {len(common)} samples")
     mismatched = [(t, prom[t], pharos[t]) for t in common if bits(prom[t]) != bits(pharos[t])]
     assert not mismatched, f"values differ at (ts, prometheus, pharos): {mismatched[:10]}"
     seconds = (end_ms - start_ms) // 1000 + 1
@@ -116,6 +117,7 @@ def check_requests(prom: dict[int, float], pharos: dict[int, float], window_s: f
         if before and after:
             assert before[-1] <= v <= after[0], (t, v, before[-1], after[0])
     assert all(not math.isnan(v) for v in pharos.values())
+    print(f"requests: prometheus {len(prom)}, pharos {len(pharos)} samples in {window_s:.0f}s")
     for name, samples in (("prometheus", prom), ("pharos", pharos)):
         assert len(samples) >= 0.8 * window_s, f"{name}: {len(samples)} samples in {window_s}s"
         values = [samples[t] for t in sorted(samples)]
@@ -142,6 +144,7 @@ def test_same_series_and_samples_as_prometheus(procs: Procs, tmp_path: Path) -> 
     wait_for_data(prom_url, pharos_url)
 
     prom_series, pharos_series = series_set(prom_url), series_set(pharos_url)
+    print(f"series: prometheus {len(prom_series)}, pharos {len(pharos_series)}")
     assert len(prom_series) > 300, len(prom_series)  # node_exporter + the app really scraped
     assert not prom_series - pharos_series, "missing in pharos:\n" + describe(prom_series - pharos_series)
     assert not pharos_series - prom_series, "extra in pharos:\n" + describe(pharos_series - prom_series)
