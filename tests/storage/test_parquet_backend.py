@@ -28,7 +28,8 @@ def test_write_run_splits_by_window_sorted_with_encodings(tmp_path: Path) -> Non
     assert table.column("ts").to_pylist() == [10, W - 1, 20]
     col = pq.ParquetFile(first).metadata.row_group(0)
     assert "DELTA_BINARY_PACKED" in col.column(1).encodings
-    assert "BYTE_STREAM_SPLIT" in col.column(2).encodings
+    assert "DELTA_BINARY_PACKED" in col.column(2).encodings  # exact decimals as scaled ints
+    assert "BYTE_STREAM_SPLIT" in col.column(3).encodings  # the rest as floats
     assert col.column(2).compression == "ZSTD"
     assert not list((tmp_path / "blocks").glob(".tmp-*"))
 
@@ -43,6 +44,16 @@ def test_select_filters_and_dedups_keeping_first_written(tmp_path: Path) -> None
     assert got.values.tolist() == [1, 2, 4]
     many = be.select(be.blocks(), np.arange(0, 500), 0, 100)  # the semi-join path
     assert many.series.tolist() == [1, 1, 1, 2, 3]
+
+
+def test_values_mix_scaled_ints_and_floats_bit_exactly(tmp_path: Path) -> None:
+    be = ParquetBackend(tmp_path)
+    values = [0.1, 2.25, -0.0, 1e300, float("inf"), -float("inf"), 1 / 3, 123456.789, 5e-324, 2.0**60]
+    be.write_run(_run([1] * len(values), list(range(len(values))), values), W)
+    got = be.select(be.blocks(), np.array([1]), 0, 100)
+    assert got.values.view(np.uint64).tolist() == np.array(values).view(np.uint64).tolist()
+    table = pq.read_table(tmp_path / "blocks" / be.blocks()[0].name)
+    assert table.column("value_i").null_count == 7  # 0.1, 2.25 and 123456.789 as scaled ints
 
 
 def test_stale_nan_bits_survive_duckdb(tmp_path: Path) -> None:

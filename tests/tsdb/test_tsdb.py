@@ -136,7 +136,7 @@ def test_blocks_cut_compacted_and_read_after_restart(tmp_path: Path) -> None:
     files = sorted((tmp_path / "blocks").glob("*.parquet"))
     assert files, "no block files on disk"
     meta = pq.ParquetFile(files[0]).metadata
-    assert meta.schema.names == ["series", "ts", "value"]
+    assert meta.schema.names == ["series", "ts", "value_i", "value_f"]
     assert meta.row_group(0).column(1).compression == "ZSTD"
     db = open_db(tmp_path)
     assert read_all(db) == expected

@@ -151,18 +151,18 @@ class TSDB:
         log.info("WAL replay done: %d samples", samples)
 
     def _restore_newest_from_disk(self) -> None:
-        """Per-series newest sample from recent files, so that duplicate and out-of-order
-        checks hold across a restart after the WAL was truncated."""
+        """Per-series newest sample as of the last head flush (the WAL replay adds what came
+        after), so duplicate and out-of-order checks hold across restarts."""
         assert self.backend is not None
-        horizon = self.maxt_seen - self.options.block_duration_ms - self.options.out_of_order_window_ms
-        recent = [b for b in self.backend.blocks() if b.maxt >= horizon]
-        newest = self.backend.latest(recent)
-        keep = newest.series < len(self.registry)
-        refs, ts = newest.series[keep], newest.ts[keep]
-        bits = newest.values[keep].view(np.uint64)
-        newer = ts > self.head.last_ts[refs]
-        self.head.last_ts[refs[newer]] = ts[newer]
-        self.head.last_bits[refs[newer]] = bits[newer]
+        state = self.backend.load_series_state()
+        if state is None:
+            return
+        last_ts, last_bits = state
+        n = min(len(last_ts), len(self.registry))
+        refs = np.arange(n)
+        newer = last_ts[:n] > self.head.last_ts[:n]
+        self.head.last_ts[refs[newer]] = last_ts[:n][newer]
+        self.head.last_bits[refs[newer]] = last_bits[:n][newer]
 
     def close(self) -> None:
         """Flush the WAL (fsync) and release files. Does not cut a block."""
@@ -378,7 +378,10 @@ class TSDB:
             keep_from = self.wal.rotate()
             frozen = self.head.freeze()
             nseries = len(self.registry)
+            last_ts = self.head.last_ts[:nseries].copy()
+            last_bits = self.head.last_bits[:nseries].copy()
         self._save_catalog(nseries)
+        self.backend.save_series_state(last_ts, last_bits)
         run = headmod.collect(frozen, None, headmod.NO_TS, np.iinfo(np.int64).max)
         self.backend.write_run(run, self.options.block_duration_ms, level=0)
         with self._lock:
