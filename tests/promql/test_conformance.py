@@ -17,7 +17,7 @@ FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
 @pytest.mark.skipif(not FILES, reason="conformance scripts not present")
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_conformance_file(path: Path) -> None:
-    passed, failed, skipped, failures = run_file(path)
+    passed, failed, _skipped, failures = run_file(path)
     budget = BUDGET.get(path.name)
     assert budget is not None, f"no budget recorded for {path.name}"
     detail = "\n".join(failures[:20])

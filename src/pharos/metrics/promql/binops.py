@@ -228,9 +228,7 @@ def _check_unique(v: Vector) -> None:
     for i, ls in enumerate(v.labels):
         if ls in seen:
             if (seen[ls] & v.present[i]).any():
-                raise PromQLError(
-                    "multiple matches for labels: grouping labels must ensure unique matches"
-                )
+                raise PromQLError("multiple matches for labels: grouping labels must ensure unique matches")
             seen[ls] = seen[ls] | v.present[i]
         else:
             seen[ls] = v.present[i].copy()

@@ -79,7 +79,7 @@ def parse(expr: str) -> Any:
         return pp.parse(expr)
     except ValueError as err:
         raise BadDataError(f"1:1: parse error: {err}") from err
-    except BaseException as err:  # noqa: BLE001 - pyo3 panics derive from BaseException
+    except BaseException as err:
         raise BadDataError(f"1:1: parse error: {err}") from err
 
 
@@ -300,7 +300,7 @@ def _at_ms(node: Any, start_ms: int, end_ms: int) -> int | None:
         return end_ms
     try:
         return round(at.at.timestamp() * 1000)
-    except BaseException:  # noqa: BLE001 - the binding panics on times before 1970
+    except BaseException:
         m = _AT_RE.search(str(node))
         if m is None:
             raise PromQLError(f"cannot read @ modifier of {node}") from None
@@ -342,8 +342,7 @@ class Engine:
         """Evaluate at start, start+step, ... <= end."""
         if step_ms <= 0:
             raise BadDataError(
-                "zero or negative query resolution step widths are not accepted. "
-                "Try a positive integer"
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
             )
         if end_ms < start_ms:
             raise BadDataError("end timestamp must not be before start time")
@@ -390,9 +389,7 @@ def merge_duplicates(v: Vector) -> Vector:
                 values[first] = np.where(present[j], values[j], values[first])
                 present[first] |= present[j]
         keep.append(idx[0])
-    return Vector(
-        [v.labels[i] for i in keep], values[keep], present[keep], v.drop_name[keep], None
-    )
+    return Vector([v.labels[i] for i in keep], values[keep], present[keep], v.drop_name[keep], None)
 
 
 def _finish(ev: Evaluator, value: Value, grid: np.ndarray, instant: bool) -> QueryResult:

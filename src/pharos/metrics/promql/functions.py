@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -12,25 +12,53 @@ import promql_parser as pp
 from pharos.metrics.model import METRIC_NAME, Labels, compile_anchored
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql import rangefuncs
-from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
 from pharos.metrics.promql.aggregate import format_value
+from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
 from pharos.metrics.promql.histograms import histogram_fraction, histogram_quantile
 from pharos.metrics.promql.values import PromQLError, RangeData, Scalar, String, Value, Vector
 from pharos.metrics.promql.windows import window_bounds
 
 MATH = {
-    "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
-    "ln": np.log, "log2": np.log2, "log10": np.log10, "sgn": np.sign,
-    "acos": np.arccos, "acosh": np.arccosh, "asin": np.arcsin, "asinh": np.arcsinh,
-    "atan": np.arctan, "atanh": np.arctanh, "cos": np.cos, "cosh": np.cosh, "sin": np.sin,
-    "sinh": np.sinh, "tan": np.tan, "tanh": np.tanh, "deg": np.degrees, "rad": np.radians,
+    "abs": np.abs,
+    "ceil": np.ceil,
+    "floor": np.floor,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "ln": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sgn": np.sign,
+    "acos": np.arccos,
+    "acosh": np.arccosh,
+    "asin": np.arcsin,
+    "asinh": np.arcsinh,
+    "atan": np.arctan,
+    "atanh": np.arctanh,
+    "cos": np.cos,
+    "cosh": np.cosh,
+    "sin": np.sin,
+    "sinh": np.sinh,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "deg": np.degrees,
+    "rad": np.radians,
 }
 TIME_FUNCS = {
-    "minute", "hour", "day_of_month", "day_of_week", "day_of_year", "days_in_month", "month",
+    "minute",
+    "hour",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "month",
     "year",
 }
 NATIVE_ONLY = {
-    "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar",
+    "histogram_count",
+    "histogram_sum",
+    "histogram_avg",
+    "histogram_stddev",
+    "histogram_stdvar",
 }
 KEEP_NAME = {"sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"}
 
@@ -113,7 +141,7 @@ def _date(ev: Evaluator, name: str, args: list[Any]) -> Vector:
     for i, t in zip(*np.nonzero(v.present), strict=True):
         f = v.values[i, t]
         if np.isfinite(f):
-            out[i, t] = _date_part(name, datetime.fromtimestamp(int(f), tz=timezone.utc))
+            out[i, t] = _date_part(name, datetime.fromtimestamp(int(f), tz=UTC))
     return _with_values(v, out)
 
 
@@ -132,8 +160,8 @@ def _date_part(name: str, d: datetime) -> float:
         return d.month
     if name == "year":
         return d.year
-    nxt = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=timezone.utc)
-    return (nxt - datetime(d.year, d.month, 1, tzinfo=timezone.utc)).days
+    nxt = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=UTC)
+    return (nxt - datetime(d.year, d.month, 1, tzinfo=UTC)).days
 
 
 def _time(ev: Evaluator, args: list[Any]) -> Scalar:
@@ -143,7 +171,9 @@ def _time(ev: Evaluator, args: list[Any]) -> Scalar:
 def _query_time(which: str) -> Any:
     def run(ev: Evaluator, args: list[Any]) -> Scalar:
         value = {
-            "start": ev.start_ms, "end": ev.end_ms, "step": ev.step_ms,
+            "start": ev.start_ms,
+            "end": ev.end_ms,
+            "step": ev.step_ms,
             "range": ev.end_ms - ev.start_ms,
         }[which]
         return Scalar(np.full(ev.steps, value / 1000.0))
@@ -341,8 +371,9 @@ def _histogram_quantiles(ev: Evaluator, args: list[Any]) -> Vector:
         q = ev.eval_scalar(a)
         res = histogram_quantile(ev, q, v)
         qs = repr(float(q[0])) if np.isfinite(q[0]) else format_value(float(q[0]))
-        parts.append(Vector([lb.set_label(ls, label, qs) for ls in res.labels], res.values,
-                            res.present, res.drop_name))
+        parts.append(
+            Vector([lb.set_label(ls, label, qs) for ls in res.labels], res.values, res.present, res.drop_name)
+        )
     return _concat(parts, ev.steps)
 
 

@@ -93,7 +93,7 @@ def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> fl
             return prev
         if x <= ub:
             if np.isinf(lb_) or np.isinf(ub):
-                return counts[i] if (is_lower and not (x == ub)) or x == ub else prev
+                return counts[i] if (is_lower and x != ub) or x == ub else prev
             return prev + (counts[i] - prev) * (x - lb_) / (ub - lb_)
         prev = counts[i]
     return prev

@@ -23,15 +23,31 @@ from pharos.metrics.promql.memory import MemoryQuerier
 from pharos.metrics.promql.values import PromQLError, Scalar, String, Vector
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-          "y": 31_536_000_000}
+_UNITS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
+}
 _EVAL = re.compile(
     r"^eval(?P<legacy>_fail|_warn|_info|_ordered)?\s+(?:instant\s+at\s+(?P<at>\S+)|range\s+from\s+"
     r"(?P<start>\S+)\s+to\s+(?P<end>\S+)\s+step\s+(?P<step>\S+))\s+(?P<expr>.+)$"
 )
 _TIME_FUNCS = {
-    "time", "timestamp", "hour", "minute", "month", "year", "day_of_month", "day_of_week",
-    "day_of_year", "days_in_month", "predict_linear",
+    "time",
+    "timestamp",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "predict_linear",
 }
 
 
@@ -214,8 +230,14 @@ def parse_eval(header: str, body: list[str], line: int) -> EvalCmd:
         t = parse_duration(m.group("at"))
         cmd = EvalCmd(line, m.group("expr"), t, t, 0, True)
     else:
-        cmd = EvalCmd(line, m.group("expr"), parse_duration(m.group("start")),
-                      parse_duration(m.group("end")), parse_duration(m.group("step")), False)
+        cmd = EvalCmd(
+            line,
+            m.group("expr"),
+            parse_duration(m.group("start")),
+            parse_duration(m.group("end")),
+            parse_duration(m.group("step")),
+            False,
+        )
     legacy = m.group("legacy")
     cmd.fail = legacy == "_fail"
     cmd.ordered = legacy == "_ordered"
@@ -290,8 +312,9 @@ def _compare_vector(cmd: EvalCmd, got: list[tuple[Labels, float]]) -> None:
             raise EvalFailure("result not in expected order")
 
 
-def _compare_matrix(cmd: EvalCmd, series: list[tuple[Labels, np.ndarray, np.ndarray]],
-                    start: int, step: int) -> None:
+def _compare_matrix(
+    cmd: EvalCmd, series: list[tuple[Labels, np.ndarray, np.ndarray]], start: int, step: int
+) -> None:
     keys = [s[0] for s in series]
     if keys != sorted(keys, key=_fmt) and keys != sorted(keys):
         raise EvalFailure("matrix not sorted by labels")
@@ -540,7 +563,7 @@ def run_file(path: str | Path) -> tuple[int, int, int, list[str]]:
             except (EvalFailure, PromQLError, ValueError) as err:
                 failed += 1
                 failures.append(f"{Path(path).name}:{no}: {header}: {err}")
-            except Exception as err:  # noqa: BLE001 - an engine bug is a failed eval
+            except Exception as err:
                 failed += 1
                 failures.append(f"{Path(path).name}:{no}: {header}: {type(err).__name__}: {err}")
     return passed, failed, skipped, failures

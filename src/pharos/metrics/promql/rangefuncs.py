@@ -235,11 +235,29 @@ def simple(name: str, w: Windows) -> Result:
 
 
 SIMPLE = {
-    "count_over_time", "sum_over_time", "avg_over_time", "min_over_time", "max_over_time",
-    "last_over_time", "first_over_time", "present_over_time", "stdvar_over_time",
-    "stddev_over_time", "ts_of_last_over_time", "ts_of_first_over_time", "ts_of_max_over_time",
-    "ts_of_min_over_time", "mad_over_time", "rate", "increase", "delta", "irate", "idelta",
-    "changes", "resets", "deriv",
+    "count_over_time",
+    "sum_over_time",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "last_over_time",
+    "first_over_time",
+    "present_over_time",
+    "stdvar_over_time",
+    "stddev_over_time",
+    "ts_of_last_over_time",
+    "ts_of_first_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "mad_over_time",
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "changes",
+    "resets",
+    "deriv",
 }
 
 

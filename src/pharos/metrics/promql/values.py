@@ -69,9 +69,7 @@ class Vector:
     def take(self, rows: np.ndarray | list[int]) -> Vector:
         """The sub-vector of the given rows."""
         idx = np.asarray(rows, dtype=np.int64)
-        return Vector(
-            [self.labels[i] for i in idx], self.values[idx], self.present[idx], self.drop_name[idx]
-        )
+        return Vector([self.labels[i] for i in idx], self.values[idx], self.present[idx], self.drop_name[idx])
 
     def compact(self) -> Vector:
         """Drop series that are absent at every step."""

@@ -78,7 +78,7 @@ def window_positions(lo: Arr, hi: Arr) -> Iterator[tuple[int, Arr, Arr]]:
 
 
 def kahan_inc(inc: Arr, s: Arr, c: Arr) -> tuple[Arr, Arr]:
-    """Kahan–Babuška (Neumaier) summation step, elementwise, as Prometheus does it."""
+    """Kahan-Babuška (Neumaier) summation step, elementwise, as Prometheus does it."""
     with np.errstate(invalid="ignore", over="ignore"):
         t = s + inc
         big = np.abs(s) >= np.abs(inc)
@@ -168,9 +168,7 @@ def variance_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     return np.where(hi > lo, out, np.nan)
 
 
-def regression_windows(
-    ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr
-) -> tuple[Arr, Arr]:
+def regression_windows(ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr) -> tuple[Arr, Arr]:
     """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`."""
     shape = lo.shape
     n = np.zeros(shape)
