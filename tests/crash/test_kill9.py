@@ -118,6 +118,7 @@ def test_kill9_loses_nothing_exported(procs: Procs, tmp_path: Path) -> None:
     start_pharos(procs, tmp_path, port, "pharos-restarted")
     after = export(port, since, time.time() + 60)
     problems = missing_after(before, after)
+    print(f"before kill: {len(before)} series, {count(before)} samples; after: {count(after)}")
     assert not problems, f"{len(problems)} of {count(before)} samples lost or changed:\n" + "\n".join(
         problems[:20]
     )
