@@ -15,6 +15,7 @@ import promql_parser as pp
 
 from pharos.metrics.model import METRIC_NAME, Labels
 from pharos.metrics.promql import labels as lb
+from pharos.metrics.promql.annotations import arg_index, check_quantile
 from pharos.metrics.promql.values import PromQLError, String, Vector
 from pharos.metrics.promql.windows import (
     avg_windows,
@@ -102,6 +103,7 @@ def aggregate(ev: Any, node: Any) -> Vector:
         if op == "stddev":
             return grp.out(np.sqrt(variance_windows(flat, lo, hi)))
         if op == "quantile":
+            check_quantile(ev, _scalar(param), arg_index(ev.expr_text, "quantile", 0))
             q = np.broadcast_to(_scalar(param)[:, None], lo.shape).ravel()
             res = sorted_windows(flat, lo, hi, lambda r, c, sl: quantile_sorted(r, c, q[sl]))
             return grp.out(res)

@@ -109,6 +109,8 @@ class Evaluator:
         self.limits = limits
         self.at_override = at_override
         self.step_ms = 0
+        self.expr_text = ""
+        self.range_query = False
         self.deadline = time.monotonic() + limits.timeout_s
         self.samples = 0
         self.warnings: list[str] = []
@@ -123,6 +125,7 @@ class Evaluator:
         ev = Evaluator(self.querier, grid, self.start_ms, self.end_ms, self.limits, None)
         ev.deadline = self.deadline
         ev.step_ms = self.step_ms
+        ev.expr_text = self.expr_text
         ev.samples = self.samples
         ev.warnings, ev.infos = self.warnings, self.infos
         return ev
@@ -335,6 +338,7 @@ class Engine:
         node = parse(expr) if isinstance(expr, str) else expr
         grid = np.array([t_ms], np.int64)
         ev = Evaluator(self.querier, grid, t_ms, t_ms, self.limits, at_override)
+        ev.expr_text = expr if isinstance(expr, str) else str(expr)
         value = ev.eval(node)
         return _finish(ev, value, grid, instant=True)
 
@@ -355,6 +359,8 @@ class Engine:
         grid = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         ev = Evaluator(self.querier, grid, start_ms, end_ms, self.limits)
         ev.step_ms = step_ms
+        ev.range_query = True
+        ev.expr_text = expr if isinstance(expr, str) else str(expr)
         value = ev.eval(node)
         if isinstance(value, (RangeData, String)):
             raise BadDataError(

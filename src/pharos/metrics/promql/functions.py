@@ -13,6 +13,7 @@ from pharos.metrics.model import METRIC_NAME, Labels, compile_anchored
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql import rangefuncs
 from pharos.metrics.promql.aggregate import format_value
+from pharos.metrics.promql.annotations import arg_index, call_index, check_quantile, warn
 from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
 from pharos.metrics.promql.histograms import histogram_fraction, histogram_quantile
 from pharos.metrics.promql.values import PromQLError, RangeData, Scalar, String, Value, Vector
@@ -83,6 +84,8 @@ def _range_call(ev: Evaluator, name: str, args: list[Any]) -> Vector:
     idx = next(i for i, a in enumerate(args) if isinstance(unwrap(a), (pp.MatrixSelector, pp.SubqueryExpr)))
     extra = [ev.eval_scalar(a) for i, a in enumerate(args) if i != idx]
     rd = ev.eval_range(args[idx])
+    if name == "quantile_over_time":
+        check_quantile(ev, extra[0], arg_index(ev.expr_text, name, 0))
     w = _windows(ev, rd)
     values, present = rangefuncs.apply(name, w, extra)
     drop = rd.drop_name | (name not in rangefuncs.KEEP_NAME)
@@ -256,9 +259,16 @@ def _absent_over_time(ev: Evaluator, args: list[Any]) -> Vector:
     ).compact()
 
 
+def _sort_warning(ev: Evaluator, name: str) -> None:
+    if ev.range_query:
+        msg = "sort is ineffective for range queries since results are always ordered by labels"
+        warn(ev, msg, call_index(ev.expr_text, name))
+
+
 def _sort(desc: bool) -> Any:
     def run(ev: Evaluator, args: list[Any]) -> Vector:
         v = ev.eval_vector(args[0])
+        _sort_warning(ev, "sort_desc" if desc else "sort")
         if ev.steps != 1 or v.n == 0:
             return v
         vals = v.values[:, 0]
@@ -275,6 +285,7 @@ def _natural_key(s: str) -> list[Any]:
 def _sort_by_label(desc: bool) -> Any:
     def run(ev: Evaluator, args: list[Any]) -> Vector:
         v = ev.eval_vector(args[0])
+        _sort_warning(ev, "sort_by_label_desc" if desc else "sort_by_label")
         names = [_string(ev, a) for a in args[1:]]
         if ev.steps != 1 or v.n == 0:
             return v
@@ -360,16 +371,18 @@ def _label_join(ev: Evaluator, args: list[Any]) -> Vector:
 def _histogram_quantile(ev: Evaluator, args: list[Any]) -> Vector:
     q = ev.eval_scalar(args[0])
     v = ev.eval_vector(args[1])
-    return histogram_quantile(ev, q, v)
+    check_quantile(ev, q, arg_index(ev.expr_text, "histogram_quantile", 0))
+    return histogram_quantile(ev, q, v, arg_index(ev.expr_text, "histogram_quantile", 1))
 
 
 def _histogram_quantiles(ev: Evaluator, args: list[Any]) -> Vector:
     v = ev.eval_vector(args[0])
     label = _string(ev, args[1])
     parts = []
-    for a in args[2:]:
+    for i, a in enumerate(args[2:], start=2):
         q = ev.eval_scalar(a)
-        res = histogram_quantile(ev, q, v)
+        check_quantile(ev, q, arg_index(ev.expr_text, "histogram_quantiles", i))
+        res = histogram_quantile(ev, q, v, arg_index(ev.expr_text, "histogram_quantiles", 0))
         qs = repr(float(q[0])) if np.isfinite(q[0]) else format_value(float(q[0]))
         parts.append(
             Vector([lb.set_label(ls, label, qs) for ls in res.labels], res.values, res.present, res.drop_name)
@@ -393,7 +406,7 @@ def _concat(parts: list[Vector], steps: int) -> Vector:
 def _histogram_fraction(ev: Evaluator, args: list[Any]) -> Vector:
     lower, upper = ev.eval_scalar(args[0]), ev.eval_scalar(args[1])
     v = ev.eval_vector(args[2])
-    return histogram_fraction(ev, lower, upper, v)
+    return histogram_fraction(ev, lower, upper, v, arg_index(ev.expr_text, "histogram_fraction", 2))
 
 
 def _native_only(ev: Evaluator, args: list[Any]) -> Vector:

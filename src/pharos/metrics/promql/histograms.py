@@ -8,6 +8,7 @@ import numpy as np
 
 from pharos.metrics.model import Labels
 from pharos.metrics.promql import labels as lb
+from pharos.metrics.promql.annotations import info, warn
 from pharos.metrics.promql.values import Vector
 
 MIN_NORMAL = 2.2250738585072014e-308
@@ -31,11 +32,16 @@ def _parse_le(value: str) -> float | None:
         return None
 
 
-def _bucket_groups(v: Vector) -> dict[Labels, list[tuple[float, int]]]:
+def _bucket_groups(ev: Any, v: Vector, pos: int) -> dict[Labels, list[tuple[float, int]]]:
     groups: dict[Labels, list[tuple[float, int]]] = {}
     for i, ls in enumerate(v.labels):
         le = _parse_le(lb.get(ls, "le"))
         if le is None:
+            msg = (
+                f'bucket label "le" is missing or has a malformed value of "{lb.get(ls, "le")}" '
+                f'for metric name "{lb.get(ls, "__name__")}"'
+            )
+            warn(ev, msg, pos)
             continue
         groups.setdefault(lb.without(ls, ["le"]), []).append((le, i))
     return groups
@@ -50,11 +56,11 @@ def _result(keys: list[Labels], vals: list[np.ndarray], pres: list[np.ndarray], 
     return finalize_names(out)
 
 
-def histogram_fraction(ev: Any, lower: np.ndarray, upper: np.ndarray, v: Vector) -> Vector:
+def histogram_fraction(ev: Any, lower: np.ndarray, upper: np.ndarray, v: Vector, pos: int = 0) -> Vector:
     """histogram_fraction(lower, upper, buckets) for classic histograms."""
     steps = v.values.shape[1]
     keys, vals, pres = [], [], []
-    for key, members in _bucket_groups(v).items():
+    for key, members in _bucket_groups(ev, v, pos).items():
         members.sort(key=lambda p: p[0])
         out = np.full(steps, np.nan)
         has = np.zeros(steps, bool)
@@ -99,9 +105,9 @@ def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> fl
     return prev
 
 
-def histogram_quantile(ev: Any, q: np.ndarray, v: Vector) -> Vector:
+def histogram_quantile(ev: Any, q: np.ndarray, v: Vector, pos: int = 0) -> Vector:
     """histogram_quantile(q, buckets) for classic histograms."""
-    groups = _bucket_groups(v)
+    groups = _bucket_groups(ev, v, pos)
     steps = v.values.shape[1]
     keys, vals, pres = [], [], []
     for key, members in groups.items():
@@ -114,37 +120,53 @@ def histogram_quantile(ev: Any, q: np.ndarray, v: Vector) -> Vector:
         uniform = (present == present[:, :1]).all() if steps else True
         if uniform:
             sel = present[:, 0] if steps else np.zeros(len(rows), bool)
-            out = _quantile(q, les[sel], v.values[rows[sel]])
+            out, fixed = _quantile(q, les[sel], v.values[rows[sel]])
+            if fixed:
+                _monotonic_info(ev, key, pos)
         else:
             for t in np.flatnonzero(has):
                 sel = present[:, t]
-                out[t] = _quantile(q[t : t + 1], les[sel], v.values[rows[sel], t : t + 1])[0]
+                res, fixed = _quantile(q[t : t + 1], les[sel], v.values[rows[sel], t : t + 1])
+                out[t] = res[0]
+                if fixed:
+                    _monotonic_info(ev, key, pos)
         keys.append(key)
         vals.append(out)
         pres.append(has)
     return _result(keys, vals, pres, steps)
 
 
-def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _monotonic_info(ev: Any, key: Labels, pos: int) -> None:
+    msg = (
+        "input to histogram_quantile needed to be fixed for monotonicity (see "
+        "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
+        f'for metric name "{lb.get(key, "__name__")}"'
+    )
+    info(ev, msg, pos)
+
+
+def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, bool]:
     """Prometheus's bucketQuantile for sorted upper bounds and (B, T) cumulative counts."""
     steps = counts.shape[1]
     nan = np.full(steps, np.nan)
     if len(les) == 0 or not np.isposinf(les[-1]):
-        return _edge(q, nan)
+        return _edge(q, nan), False
     uniq, inv = np.unique(les, return_inverse=True)
     c = np.zeros((len(uniq), steps))
     np.add.at(c, inv, counts)
     les = uniq
     prev = c[0].copy()
+    fixed = False
     for i in range(1, len(les)):
         cur = c[i]
         same = cur == prev
         close = ~same & almost_equal(prev, cur, SMALL_DELTA)
         dec = ~same & ~close & (cur < prev)
         c[i] = np.where(close | dec, prev, cur)
+        fixed = fixed or bool(dec.any())
         prev = np.where(same | close | dec, prev, cur)
     if len(les) < 2:
-        return _edge(q, nan)
+        return _edge(q, nan), fixed
     obs = c[-1]
     with np.errstate(all="ignore"):
         rank = q * obs
@@ -159,7 +181,7 @@ def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> np.ndarray:
         res = np.where(b == len(les) - 1, les[-2], res)
         res = np.where((b == 0) & (les[0] <= 0), les[0], res)
         res = np.where(obs == 0, np.nan, res)
-    return _edge(q, res)
+    return _edge(q, res), fixed
 
 
 def _edge(q: np.ndarray, res: np.ndarray) -> np.ndarray:
