@@ -218,6 +218,8 @@ class Evaluator:
 
     def vector_selector(self, vs: Any) -> Vector:
         """An instant vector: the latest sample within the lookback window, unless stale."""
+        if self.steps == 0:
+            return Vector.empty(0)
         ends = self.window_ends(vs)
         lookback = self.limits.lookback_ms
         keys, ts, vals, offsets = self.fetch(vs, int(ends.min()) - lookback + 1, int(ends.max()))
@@ -238,6 +240,11 @@ class Evaluator:
         """A range vector: samples in (end - range, end], stale markers removed."""
         vs = node.vector_selector
         ends = self.window_ends(vs)
+        if self.steps == 0:
+            z = np.zeros(0, np.int64)
+            return RangeData(
+                [], z, np.zeros(0), np.zeros(1, np.int64), ends, ms(node.range), np.zeros(0, bool)
+            )
         rng = ms(node.range)
         keys, ts, vals, offsets = self.fetch(vs, int(ends.min()) - rng + 1, int(ends.max()))
         keep = ~stale_mask(vals)
@@ -255,6 +262,9 @@ class Evaluator:
         ends = self.window_ends(node)
         rng = ms(node.range)
         step = ms(node.step) or self.limits.default_subquery_step_ms
+        if self.steps == 0:
+            z = np.zeros(0, np.int64)
+            return RangeData([], z, np.zeros(0), np.zeros(1, np.int64), ends, rng, np.zeros(0, bool))
         lo_time = int(ends.min()) - rng
         first = (lo_time // step) * step
         if first <= lo_time:
@@ -310,12 +320,50 @@ def _at_ms(node: Any, start_ms: int, end_ms: int) -> int | None:
         return round(float(m.group(1)) * 1000)
 
 
+def _regex_value(m: Any) -> str:
+    op = _match_op(m.op)
+    if op in (MatchOp.REGEX, MatchOp.NOT_REGEX) and "(?" in m.value:
+        return scope_inline_flags(m.value)
+    return m.value
+
+
+def scope_inline_flags(pattern: str) -> str:
+    """Rewrite RE2 mid-pattern flag groups `(?i)x` into Python's scoped `(?i:x)`."""
+    out: list[str] = []
+    closers: list[int] = [0]  # per open group: scoped flag groups to close at its end
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            m = re.match(r"\(\?([a-zA-Z]+)\)", pattern[i:])
+            if m and (i > 0 or len(closers) > 1):
+                out.append(f"(?{m.group(1)}:")
+                closers[-1] += 1
+                i += m.end()
+                continue
+            closers.append(0)
+        elif c == ")" and len(closers) > 1:
+            out.append(")" * closers.pop())
+        out.append(c)
+        i += 1
+    out.append(")" * closers[0])
+    return "".join(out)
+
+
 def selector_matchers(vs: Any) -> list[list[Matcher]]:
     """The matcher sets of a vector selector (several when it uses `or`)."""
     groups = vs.matchers.or_matchers or [vs.matchers.matchers]
     out = []
     for group in groups:
-        ms_ = [Matcher(m.name, _match_op(m.op), m.value) for m in group]
+        ms_ = [Matcher(m.name, _match_op(m.op), _regex_value(m)) for m in group]
         if vs.name and not any(m.name == METRIC_NAME for m in ms_):
             ms_.append(Matcher(METRIC_NAME, MatchOp.EQUAL, vs.name))
         out.append(ms_)
