@@ -28,6 +28,7 @@ _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
 )
 
+EMPTY_MATCHERS = "match[] must contain at least one non-empty matcher"
 _OPS = {"=": MatchOp.EQUAL, "!=": MatchOp.NOT_EQUAL, "=~": MatchOp.REGEX, "!~": MatchOp.NOT_REGEX}
 _PARSER_OPS = {
     "Equal": MatchOp.EQUAL,
@@ -95,6 +96,8 @@ def parse_selector(text: str) -> list[list[Matcher]]:
     try:
         expr = promql_parser.parse(text)
     except (ValueError, RuntimeError) as exc:
+        if "at least one non-empty matcher" in str(exc):
+            raise ValueError(EMPTY_MATCHERS) from None
         raise ValueError(f"parse error: {exc}") from None
     if not isinstance(expr, promql_parser.VectorSelector) or expr.offset is not None or expr.at is not None:
         raise ValueError(f"parse error: expected a series selector, got {text!r}")
@@ -121,7 +124,7 @@ def parse_matcher_sets(selectors: Iterable[str]) -> list[list[Matcher]]:
         sets.extend(parse_selector(selector))
     for matchers in sets:
         if all(m.matches_empty() for m in matchers):
-            raise ValueError("match[] must contain at least one non-empty matcher")
+            raise ValueError(EMPTY_MATCHERS)
     return sets
 
 
