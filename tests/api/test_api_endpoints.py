@@ -3,7 +3,7 @@ error types and messages as Prometheus 2.42 writes them."""
 
 from __future__ import annotations
 
-from conftest import T0, add_series
+from api_fixtures import T0, add_series
 from starlette.testclient import TestClient
 
 from pharos.server.runtime import Runtime

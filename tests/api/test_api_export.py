@@ -7,7 +7,7 @@ import json
 import math
 import struct
 
-from conftest import T0, add_series
+from api_fixtures import T0, add_series
 from starlette.testclient import TestClient
 
 from pharos.metrics.model import STALE_NAN

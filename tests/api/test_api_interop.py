@@ -64,7 +64,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         pharos.wait_ready()
         pair = Pair(prom_client, pharos.client)
         for client in (prom_client, pharos.client):
-            wait_for(lambda c=client: _has_series(c, '{job="app"}', 4), timeout=60, what="both to scrape the app")
+            wait_for(
+                lambda c=client: _has_series(c, '{job="app"}', 4), timeout=60, what="both to scrape the app"
+            )
         yield pair
     finally:
         pharos.stop()
@@ -108,13 +110,23 @@ def test_targets_equal_but_for_timing(pair: Pair) -> None:
     [pt] = p.json()["data"]["activeTargets"]
     [ht] = h.json()["data"]["activeTargets"]
     assert set(ht) == set(pt)
-    for key in ("labels", "scrapePool", "scrapeUrl", "health", "scrapeInterval", "scrapeTimeout", "lastError"):
+    for key in (
+        "labels",
+        "scrapePool",
+        "scrapeUrl",
+        "health",
+        "scrapeInterval",
+        "scrapeTimeout",
+        "lastError",
+    ):
         assert ht[key] == pt[key], key
     assert ht["discoveredLabels"] == pt["discoveredLabels"]
     assert ht["lastScrape"].endswith("Z") and isinstance(ht["lastScrapeDuration"], float)
     for state in ("dropped", "active", "bogus"):
         p, h = pair.both("GET", "/api/v1/targets", params={"state": state})
-        assert {k: len(v) for k, v in h.json()["data"].items()} == {k: len(v) for k, v in p.json()["data"].items()}
+        assert {k: len(v) for k, v in h.json()["data"].items()} == {
+            k: len(v) for k, v in p.json()["data"].items()
+        }
 
 
 def test_metadata_equal(pair: Pair) -> None:
