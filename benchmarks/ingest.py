@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class Side:
     cpu_start: float = 0.0
     cpu_end: float = 0.0
     peak_rss: int = 0
+    rss_timeline: list[tuple[float, int]] = field(default_factory=list)  # (s since start, bytes)
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -160,34 +162,35 @@ def mark(side: Side, which: str) -> None:
         side.end, side.cpu_end, side.t_end = figs, cpu, now
 
 
-def run_window(sides: list[Side], seconds: float) -> None:
-    """Poll RSS once a second for `seconds`, with a progress line."""
-    for side in sides:
-        mark(side, "start")
-    deadline = time.monotonic() + seconds
+def poll(sides: list[Side], done: Callable[[], bool], label: Callable[[], str], timeout: float) -> None:
+    """Poll RSS (and liveness) once a second until `done()` or `timeout` seconds passed."""
+    deadline = time.monotonic() + timeout
     with console.status("") as status:
-        while time.monotonic() < deadline:
+        while not done() and time.monotonic() < deadline:
             for side in sides:
                 if not side.proc.alive():
                     raise RuntimeError(f"{side.name} died:\n{side.proc.log_tail()}")
-                side.peak_rss = max(side.peak_rss, rss_bytes(side.proc.pid))
-            left = deadline - time.monotonic()
-            status.update(f"side by side scraping: {left:.0f}s left")
+                rss = rss_bytes(side.proc.pid)
+                side.peak_rss = max(side.peak_rss, rss)
+                side.rss_timeline.append((round(time.time() - side.t_start, 1), rss))
+            status.update(f"{label()} ({deadline - time.monotonic():.0f}s left)")
             time.sleep(1.0)
+
+
+def has_blocks(sides: list[Side]) -> bool:
+    return all(block_figures(s.name, s.data_dir).samples for s in sides)
+
+
+def measure(sides: list[Side], seconds: float, block_wait: float) -> None:
+    """Side-by-side scraping for `seconds`, then on until both wrote a block: the CPU and
+    samples of both phases count, so each server's block writing is inside its window."""
+    for side in sides:
+        mark(side, "start")
+    poll(sides, lambda: False, lambda: "side by side scraping", seconds)
+    poll(sides, lambda: has_blocks(sides), lambda: "waiting for both to write a block", block_wait)
     for side in sides:
         mark(side, "end")
         side.peak_rss = max(side.peak_rss, hwm_bytes(side.proc.pid))
-
-
-def wait_blocks(sides: list[Side], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with console.status("waiting for a block on disk") as status:
-        for side in sides:
-            while block_figures(side.name, side.data_dir)[1] == 0 and time.monotonic() < deadline:
-                status.update(
-                    f"waiting for {side.name} to write a block ({deadline - time.monotonic():.0f}s left)"
-                )
-                time.sleep(2.0)
 
 
 def summarise(side: Side, expected_series: int) -> dict[str, Any]:
@@ -197,7 +200,8 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
         raise RuntimeError(f"{side.name}: no samples appended according to its /metrics")
     secs = side.t_end - side.t_start
     cpu = side.cpu_end - side.cpu_start
-    block_bytes, block_samples = block_figures(side.name, side.data_dir)
+    blocks = block_figures(side.name, side.data_dir)
+    disk = blocks.block_bytes + blocks.catalog_bytes
     series = side.end.head_series
     return {
         "window_s": round(secs, 1),
@@ -209,9 +213,10 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
         "head_series": series,
         "expected_series": expected_series,
         "rss_bytes_per_series": side.peak_rss / series if series else float("inf"),
-        "block_bytes": block_bytes,
-        "block_samples": block_samples,
-        "disk_bytes_per_sample": block_bytes / block_samples if block_samples else float("nan"),
+        "block_bytes": blocks.block_bytes,
+        "catalog_bytes": blocks.catalog_bytes,
+        "block_samples": blocks.samples,
+        "disk_bytes_per_sample": disk / blocks.samples if blocks.samples else float("nan"),
     }
 
 
@@ -238,7 +243,7 @@ def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def fmt(v: Any, key: str) -> str:
     if isinstance(v, float) and v != v:  # NaN
         return "n/a"
-    if ("rss" in key and "per" not in key) or key == "block_bytes":
+    if ("rss" in key and "per" not in key) or key in ("block_bytes", "catalog_bytes"):
         return f"{v / 2**20:,.1f} MiB"
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
@@ -289,7 +294,7 @@ def start_profile(procs: Procs, side: Side, out: Path, seconds: float) -> None:
         "--rate",
         "50",
         "--format",
-        "speedscope",
+        "raw",
         "-o",
         str(out),
     ]
@@ -316,9 +321,8 @@ def main() -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         pharos_side = [s for s in sides if s.name == "pharos"]
         if args.profile and pharos_side:
-            start_profile(procs, pharos_side[0], args.out / f"pharos-profile-{stamp}.json", window)
-        run_window(sides, window)
-        wait_blocks(sides, args.block_wait)
+            start_profile(procs, pharos_side[0], args.out / f"pharos-profile-{stamp}.txt", window)
+        measure(sides, window, args.block_wait)
         results = {s.name: summarise(s, expected) for s in sides}
         checks = ratios(results)
         print_table(results, checks)
@@ -328,6 +332,7 @@ def main() -> int:
             "results": results,
             "checks": checks,
             "figures": {s.name: [asdict(s.start), asdict(s.end)] for s in sides if s.start and s.end},
+            "rss_timeline": {s.name: s.rss_timeline for s in sides},
         }
         path = args.out / f"ingest-{stamp}.json"
         path.write_text(json.dumps(report, indent=2, default=str))

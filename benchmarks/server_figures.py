@@ -52,30 +52,38 @@ def figures(server: str, base: str, data_dir: Path) -> Figures:
     return Figures(int(series), int(appended or 0))
 
 
-def prometheus_blocks(data_dir: Path) -> tuple[int, int]:
-    """(bytes, samples) of Prometheus' persisted blocks: chunks, index, meta, tombstones."""
-    nbytes = samples = 0
+@dataclass
+class BlockFigures:
+    block_bytes: int = 0
+    catalog_bytes: int = 0  # pharos' series catalog (labels live in each block's index in Prometheus)
+    samples: int = 0
+
+
+def prometheus_blocks(data_dir: Path) -> BlockFigures:
+    """Prometheus' persisted blocks: chunks, index, meta, tombstones; samples from meta.json."""
+    out = BlockFigures()
     for block in data_dir.iterdir() if data_dir.exists() else []:
         meta = block / "meta.json"
         if ULID.match(block.name) and meta.exists():
-            samples += int(json.loads(meta.read_text())["stats"]["numSamples"])
-            nbytes += dir_bytes(block)
-    return nbytes, samples
+            out.samples += int(json.loads(meta.read_text())["stats"]["numSamples"])
+            out.block_bytes += dir_bytes(block)
+    return out
 
 
-def pharos_blocks(data_dir: Path) -> tuple[int, int]:
-    """(bytes, samples) of pharos' compacted Parquet blocks (level >= 1; level-0 files are
-    head flushes awaiting compaction) plus its series catalog, the counterpart of the label
-    part of a Prometheus block index."""
+def pharos_blocks(data_dir: Path) -> BlockFigures:
+    """pharos' compacted Parquet blocks (level >= 1; level-0 files are head flushes awaiting
+    compaction) and its series catalog, the counterpart of the label part of a block index."""
     import pyarrow.parquet as pq
 
     blocks = [b for b in data_dir.glob("**/blocks/L*.parquet") if not b.name.startswith("L0-")]
     if not blocks:
-        return 0, 0
-    samples = sum(pq.ParquetFile(b).metadata.num_rows for b in blocks)
-    catalog = sum(f.stat().st_size for f in data_dir.glob("**/series/*.parquet"))
-    return sum(b.stat().st_size for b in blocks) + catalog, samples
+        return BlockFigures()
+    return BlockFigures(
+        block_bytes=sum(b.stat().st_size for b in blocks),
+        catalog_bytes=sum(f.stat().st_size for f in data_dir.glob("**/series/*.parquet")),
+        samples=sum(pq.ParquetFile(b).metadata.num_rows for b in blocks),
+    )
 
 
-def block_figures(server: str, data_dir: Path) -> tuple[int, int]:
+def block_figures(server: str, data_dir: Path) -> BlockFigures:
     return prometheus_blocks(data_dir) if server == "prometheus" else pharos_blocks(data_dir)
