@@ -1,0 +1,407 @@
+"""The embedded log store: per-tenant streams, head + WAL, Parquet blocks read by DuckDB.
+
+Data directory layout (`root` is e.g. `pharos-data/logs`)::
+
+    LOCK                         flock: one process per directory
+    wal/00000001 ...             see pharos.storage.logs.wal
+    flushed                      number of the last WAL segment whose data is in blocks
+    tenants/{tenant}/streams.json   catalog: [[id, [name, value, ...]], ...]
+    tenants/{tenant}/blocks/*.parquet  see pharos.storage.logs.blocks
+
+A tenant id is validated (Loki's rules: [A-Za-z0-9!._*'()-], at most 150 characters, not "."
+or "..") before it becomes a path component. `append` writes the WAL record before it returns;
+`maintain` flushes heads into blocks, drops WAL segments behind them and applies retention.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from pharos.storage.logs.blocks import Block, LineFilter, ScanSpec, parse_block, run_aggregate, run_scan, write_block
+from pharos.storage.logs.wal import ENTRIES, ENTRY_SCHEMA, STREAMS, LogWAL, encode_entries, encode_streams
+
+log = logging.getLogger("pharos.logs.store")
+
+TENANT_RE = re.compile(r"^[A-Za-z0-9!._*'()\-]{1,150}$")
+NANOS_PER_MS = 1_000_000
+HOUR_NS = 3600 * 10**9
+__all__ = ["LineFilter", "LogStore", "StoreOptions", "StreamWrite", "InvalidTenantError", "labels_key"]
+
+
+class InvalidTenantError(ValueError):
+    """A tenant id that Loki would refuse (and that must never become a path)."""
+
+
+class StoreLockedError(RuntimeError):
+    """Another process has the log directory open."""
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return `tenant` if it is a valid Loki tenant id, else raise InvalidTenantError."""
+    if not TENANT_RE.match(tenant) or tenant in (".", ".."):
+        raise InvalidTenantError(f"tenant ID '{tenant[:150]}' contains unsupported characters or length")
+    return tenant
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def labels_key(labels: dict[str, str]) -> str:
+    """Canonical stream string `{a="1", b="2"}` (names sorted), as Loki prints streams."""
+    return "{" + ", ".join(f"{k}={_quote(labels[k])}" for k in sorted(labels)) + "}"
+
+
+@dataclass
+class StoreOptions:
+    """Retention (0 = keep forever), head flush policy and WAL fsync interval."""
+
+    retention_ns: int = 0
+    tenant_retention_ns: dict[str, int] = field(default_factory=dict)
+    flush_interval_ns: int = 5 * 60 * 10**9
+    head_max_bytes: int = 64 << 20
+    fsync_interval_s: float = 1.0
+    duckdb_threads: int = 2
+
+
+@dataclass(slots=True)
+class StreamWrite:
+    """Validated lines of one stream for `LogStore.append` (ts ascending not required)."""
+
+    labels: dict[str, str]
+    ts: np.ndarray  # int64 ns
+    lines: list[str]
+    meta: list[str | None] | None = None  # JSON objects of structured metadata
+
+
+@dataclass
+class _Tenant:
+    name: str
+    dir: Path
+    ids: dict[str, int] = field(default_factory=dict)
+    labels: list[dict[str, str]] = field(default_factory=list)
+    newest: dict[int, int] = field(default_factory=dict)
+    last: dict[int, tuple[int, str]] = field(default_factory=dict)
+    head: list[pa.RecordBatch] = field(default_factory=list)
+    flushing: list[pa.RecordBatch] = field(default_factory=list)
+    head_bytes: int = 0
+    blocks: list[Block] = field(default_factory=list)
+    saved: int = -1
+
+    @property
+    def block_dir(self) -> Path:
+        return self.dir / "blocks"
+
+
+class LogStore:
+    """Streams and lines of all tenants; thread-safe; open() before use."""
+
+    def __init__(self, root: Path, options: StoreOptions | None = None) -> None:
+        self.root = Path(root)
+        self.options = options or StoreOptions()
+        self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._tenants: dict[str, _Tenant] = {}
+        self.wal = LogWAL(self.root / "wal", self.options.fsync_interval_s)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock_fd: int | None = None
+        self._last_flush = time.time_ns()
+        self.lines_appended = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Take the directory lock, load catalogs and blocks, replay the WAL."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        self._con = duckdb.connect(config={"threads": self.options.duckdb_threads})
+        tdir = self.root / "tenants"
+        tdir.mkdir(exist_ok=True)
+        for path in sorted(tdir.iterdir()):
+            if path.is_dir() and TENANT_RE.match(path.name) and path.name not in (".", ".."):
+                self._load_tenant(path.name)
+        replayed = self._replay()
+        self.wal.start()
+        log.info("log store open: %d tenants, %d WAL lines replayed", len(self._tenants), replayed)
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            raise StoreLockedError(f"log store {self.root} is in use by another process") from e
+        self._lock_fd = fd
+
+    def _load_tenant(self, name: str) -> _Tenant:
+        t = _Tenant(name, self.root / "tenants" / name)
+        t.block_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in t.block_dir.glob(".tmp-*"):
+            tmp.unlink(missing_ok=True)
+        catalog = t.dir / "streams.json"
+        if catalog.exists():
+            for sid, flat in orjson.loads(catalog.read_bytes()):
+                self._add_stream(t, dict(zip(flat[::2], flat[1::2], strict=True)), int(sid))
+        t.saved = len(t.labels)
+        t.blocks = sorted(filter(None, map(parse_block, t.block_dir.glob("*.parquet"))), key=lambda b: b.mint)
+        self._restore_newest(t)
+        self._tenants[name] = t
+        return t
+
+    def _restore_newest(self, t: _Tenant) -> None:
+        if not t.blocks or self._con is None:
+            return
+        files = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in t.blocks)
+        rows = self._con.sql(f"SELECT stream, max(ts) FROM read_parquet([{files}]) GROUP BY stream").fetchall()
+        t.newest.update((int(s), int(ts)) for s, ts in rows)
+
+    def _replay(self) -> int:
+        flushed_file = self.root / "flushed"
+        after = int(flushed_file.read_text()) if flushed_file.exists() else 0
+        n = 0
+        for kind, tenant, payload in self.wal.replay(after):
+            t = self._tenants.get(tenant) or self._new_tenant(tenant)
+            if kind == STREAMS:
+                for sid, key in payload:  # type: ignore[attr-defined]
+                    if sid >= len(t.labels):
+                        self._add_stream(t, _parse_key(key), sid)
+            elif kind == ENTRIES:
+                for batch in payload.to_batches():  # type: ignore[attr-defined]
+                    self._add_to_head(t, batch)
+                    n += batch.num_rows
+        return n
+
+    def close(self) -> None:
+        """Flush the heads into blocks, close the WAL and release the lock."""
+        if self._con is None:
+            return
+        self.flush()
+        self.wal.close()
+        self._con.close()
+        self._con = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- tenants and streams -------------------------------------------------------------------
+    def _new_tenant(self, name: str) -> _Tenant:
+        validate_tenant(name)
+        t = _Tenant(name, self.root / "tenants" / name)
+        t.block_dir.mkdir(parents=True, exist_ok=True)
+        self._tenants[name] = t
+        return t
+
+    @staticmethod
+    def _add_stream(t: _Tenant, labels: dict[str, str], sid: int) -> None:
+        while len(t.labels) < sid:
+            t.labels.append({})
+        t.labels.append(labels)
+        t.ids[labels_key(labels)] = sid
+
+    def tenants(self) -> list[str]:
+        """Known tenant ids."""
+        with self._lock:
+            return sorted(self._tenants)
+
+    def streams(self, tenant: str) -> list[dict[str, str]]:
+        """Labels of every stream of `tenant`, indexed by stream id."""
+        with self._lock:
+            t = self._tenants.get(validate_tenant(tenant))
+            return list(t.labels) if t else []
+
+    def stream_count(self, tenant: str) -> int:
+        """Number of streams `tenant` has."""
+        with self._lock:
+            t = self._tenants.get(tenant)
+            return len(t.labels) if t else 0
+
+    def stream_state(self, tenant: str, key: str) -> tuple[int, tuple[int, str] | None] | None:
+        """(newest ts, last (ts, line)) of a stream by canonical key, None if unknown."""
+        with self._lock:
+            t = self._tenants.get(tenant)
+            sid = t.ids.get(key) if t else None
+            if t is None or sid is None:
+                return None
+            return t.newest.get(sid, -(2**63)), t.last.get(sid)
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, tenant: str, writes: Sequence[StreamWrite]) -> int:
+        """Make `writes` durable (WAL) and queryable; returns the number of lines."""
+        writes = [w for w in writes if len(w.lines)]
+        if not writes:
+            return 0
+        with self._lock:
+            t = self._tenants.get(tenant) or self._new_tenant(validate_tenant(tenant))
+            new: list[tuple[int, str]] = []
+            sids = [self._stream_id(t, w.labels, new) for w in writes]
+            batch = _batch(sids, writes)
+            record = (encode_streams(tenant, new) if new else b"") + encode_entries(tenant, batch)
+            self.wal.write(record)
+            self._add_to_head(t, batch)
+            return batch.num_rows
+
+    def _stream_id(self, t: _Tenant, labels: dict[str, str], new: list[tuple[int, str]]) -> int:
+        key = labels_key(labels)
+        sid = t.ids.get(key)
+        if sid is None:
+            sid = len(t.labels)
+            self._add_stream(t, dict(labels), sid)
+            new.append((sid, key))
+        return sid
+
+    def _add_to_head(self, t: _Tenant, batch: pa.RecordBatch) -> None:
+        t.head.append(batch)
+        t.head_bytes += batch.nbytes
+        self.lines_appended += batch.num_rows
+        streams = batch.column(0).to_numpy()
+        ts = batch.column(1).to_numpy()
+        order = np.lexsort((ts, streams))
+        s_sorted, ts_sorted = streams[order], ts[order]
+        ends = np.flatnonzero(np.append(s_sorted[1:] != s_sorted[:-1], True))
+        lines = batch.column(2)
+        for e in ends:
+            sid, newest = int(s_sorted[e]), int(ts_sorted[e])
+            if newest >= t.newest.get(sid, -(2**63)):
+                t.newest[sid] = newest
+                t.last[sid] = (newest, lines[int(order[e])].as_py())
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def maintain(self, now_ms: int | None = None) -> None:
+        """Flush heads when due, apply retention, delete WAL segments behind blocks."""
+        now_ns = (time.time_ns() if now_ms is None else int(now_ms) * NANOS_PER_MS)
+        with self._lock:
+            head_bytes = sum(t.head_bytes for t in self._tenants.values())
+        if head_bytes and (head_bytes >= self.options.head_max_bytes
+                           or now_ns - self._last_flush >= self.options.flush_interval_ns):
+            self.flush()
+        self.apply_retention(now_ns)
+
+    def flush(self) -> None:
+        """Write every tenant's head into a block; then drop the WAL behind it."""
+        with self._flush_lock:
+            with self._lock:
+                cut = self.wal.cut() if self.wal.segment else 0
+                todo = [t for t in self._tenants.values() if t.head or t.saved != len(t.labels)]
+                for t in todo:
+                    t.flushing, t.head, t.head_bytes = t.head, [], 0
+            for t in todo:
+                self._flush_tenant(t)
+            if cut:
+                _write_atomic(self.root / "flushed", str(cut).encode())
+                self.wal.drop_through(cut)
+            self._last_flush = time.time_ns()
+
+    def _flush_tenant(self, t: _Tenant) -> None:
+        with self._lock:
+            labels = [[sid, [x for kv in sorted(lb.items()) for x in kv]] for sid, lb in enumerate(t.labels)]
+        if len(labels) != t.saved:
+            _write_atomic(t.dir / "streams.json", orjson.dumps(labels))
+            t.saved = len(labels)
+        if not t.flushing:
+            return
+        block = write_block(t.block_dir, pa.Table.from_batches(t.flushing, ENTRY_SCHEMA))
+        with self._lock:
+            t.blocks.append(block)
+            t.blocks.sort(key=lambda b: b.mint)
+            t.flushing = []
+
+    def retention_ns(self, tenant: str) -> int:
+        """Retention period of `tenant` (0 = forever)."""
+        return self.options.tenant_retention_ns.get(tenant, self.options.retention_ns)
+
+    def apply_retention(self, now_ns: int) -> int:
+        """Delete blocks entirely older than each tenant's retention; returns how many."""
+        dropped = 0
+        with self._lock:
+            for t in self._tenants.values():
+                period = self.retention_ns(t.name)
+                if period <= 0:
+                    continue
+                old = [b for b in t.blocks if b.maxt < now_ns - period]
+                t.blocks = [b for b in t.blocks if b not in old]
+                for b in old:
+                    b.path.unlink(missing_ok=True)
+                dropped += len(old)
+        return dropped
+
+    # -- reading -------------------------------------------------------------------------------
+    def _snapshot(self, tenant: str) -> tuple[list[Block], pa.Table | None]:
+        with self._lock:
+            t = self._tenants.get(validate_tenant(tenant))
+            if t is None:
+                return [], None
+            batches = t.flushing + t.head
+            head = pa.Table.from_batches(batches, ENTRY_SCHEMA) if batches else None
+            return list(t.blocks), head
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise RuntimeError("log store is not open")
+        return self._con
+
+    def scan(self, tenant: str, spec: ScanSpec) -> pa.Table:
+        """Lines (stream, ts, line, meta) of `spec`; ordered and limited if spec.limit is set."""
+        blocks, head = self._snapshot(tenant)
+        return run_scan(self._cursor(), blocks, head, spec)
+
+    def stream_stats(self, tenant: str, spec: ScanSpec) -> pa.Table:
+        """Per stream (stream, entries, bytes, mint, maxt) of the lines `spec` selects."""
+        blocks, head = self._snapshot(tenant)
+        return run_aggregate(self._cursor(), blocks, head, spec)
+
+    def active_streams(self, tenant: str, ids: Sequence[int], start: int, end: int) -> list[int]:
+        """Ids among `ids` with at least one line in [start, end)."""
+        blocks, head = self._snapshot(tenant)
+        spec = ScanSpec(ids, start, end, columns="DISTINCT stream")
+        table = run_scan(self._cursor(), blocks, head, spec)
+        return sorted(int(x) for x in table.column(0).to_pylist())
+
+    def disk_bytes(self, tenant: str | None = None) -> int:
+        """Bytes of blocks (one tenant or all)."""
+        with self._lock:
+            ts = [self._tenants[tenant]] if tenant in self._tenants else ([] if tenant else list(self._tenants.values()))
+            return sum(b.nbytes for t in ts for b in t.blocks)
+
+
+def _batch(sids: list[int], writes: Sequence[StreamWrite]) -> pa.RecordBatch:
+    lens = [len(w.lines) for w in writes]
+    stream = np.repeat(np.asarray(sids, dtype=np.uint32), lens)
+    ts = np.concatenate([np.asarray(w.ts, dtype=np.int64) for w in writes])
+    lines = [x for w in writes for x in w.lines]
+    meta = [x for w in writes for x in (w.meta if w.meta is not None else [None] * len(w.lines))]
+    return pa.record_batch(
+        [pa.array(stream, pa.uint32()), pa.array(ts, pa.int64()), pa.array(lines, pa.string()),
+         pa.array(meta, pa.string())],
+        schema=ENTRY_SCHEMA,
+    )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+_KEY_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _parse_key(key: str) -> dict[str, str]:
+    """Inverse of labels_key."""
+    def unq(v: str) -> str:
+        return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
+    return {m.group(1): unq(m.group(2)) for m in _KEY_RE.finditer(key)}
