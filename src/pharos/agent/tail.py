@@ -1,0 +1,247 @@
+"""Following files matched by globs: new files, rotation, truncation, deletion.
+
+:class:`Tailer` is synchronous and meant to run in one worker thread at a time
+(``asyncio.to_thread(tailer.poll)``); it reads in bounded chunks with plain
+``os.read`` calls and splits on ``b"\\n"`` in bulk.
+
+- new files: globs are re-scanned every ``scan_interval`` (default 0.5 s);
+- rename + create: when a path names another inode, the old descriptor is read
+  to its end, kept for ``rotate_grace`` seconds for late writes, then closed;
+- copytruncate: a file shorter than the read offset is read again from 0;
+- deletion: the descriptor is drained and closed (no descriptor is leaked);
+- an over-long line is cut at ``max_line_size`` and the rest of it skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+ResumeFn = Callable[[str, int, int], int]
+
+
+@dataclass(eq=False)
+class TailedFile:
+    """One open file being followed."""
+
+    path: str
+    fd: int
+    dev: int
+    ino: int
+    offset: int
+    partial: bytes = b""
+    discarding: bool = False
+    draining_since: float | None = None
+    truncated: bool = False
+    state: dict = field(default_factory=dict)  # owned by the reader (parser, joiner, labels)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The position key of this file: (path, inode)."""
+        return (self.path, self.ino)
+
+    def safe_offset(self) -> int:
+        """Offset of the first byte not yet handed out as a complete line."""
+        return self.offset - len(self.partial)
+
+
+@dataclass
+class Chunk:
+    """Complete lines read from one file; the first starts at ``start``."""
+
+    file: TailedFile
+    start: int
+    lines: list[bytes]
+
+
+class Tailer:
+    """Follows the files matching ``globs``."""
+
+    def __init__(
+        self,
+        globs: list[str],
+        resume: ResumeFn | None = None,
+        *,
+        max_line_size: int = 256 * 1024,
+        read_size: int = 1 << 20,
+        per_file_budget: int = 4 << 20,
+        scan_interval: float = 0.5,
+        rotate_grace: float = 1.0,
+    ) -> None:
+        self.globs = globs
+        self.resume = resume or (lambda path, dev, ino: 0)
+        self.max_line_size = max_line_size
+        self.read_size = read_size
+        self.per_file_budget = per_file_budget
+        self.scan_interval = scan_interval
+        self.rotate_grace = rotate_grace
+        self.active: dict[str, TailedFile] = {}
+        self.draining: list[TailedFile] = []
+        self.released: list[TailedFile] = []
+        self.bytes_read = 0
+        self._next_scan = 0.0
+
+    # -- discovery and rotation -------------------------------------------------
+
+    def scan(self) -> None:
+        """Match the globs, open new files, notice rotated and deleted ones."""
+        seen: set[str] = set()
+        for pattern in self.globs:
+            for path in glob.glob(pattern):
+                seen.add(path)
+        for path, tf in list(self.active.items()):
+            if path not in seen:
+                self._start_draining(tf, "deleted")
+                del self.active[path]
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) != (tf.dev, tf.ino):
+                self._start_draining(tf, "rotated")
+                del self.active[path]
+        known = {(f.dev, f.ino) for f in self.active.values()} | {(f.dev, f.ino) for f in self.draining}
+        for path in sorted(seen):
+            if path not in self.active:
+                self._open(path, known)
+
+    def _open(self, path: str, known: set[tuple[int, int]]) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            log.debug("cannot open %s: %s", path, exc)
+            return
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in known:
+            os.close(fd)
+            return
+        offset = self.resume(path, st.st_dev, st.st_ino)
+        if offset > st.st_size:
+            offset = 0
+        self.active[path] = TailedFile(path, fd, st.st_dev, st.st_ino, offset)
+        known.add((st.st_dev, st.st_ino))
+
+    def add_rotated(self, path: str, rotated_path: str, offset: int) -> None:
+        """Drain ``rotated_path`` (an old inode of ``path``) from ``offset``, e.g. after a restart."""
+        try:
+            fd = os.open(rotated_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return
+        st = os.fstat(fd)
+        tf = TailedFile(path, fd, st.st_dev, st.st_ino, min(offset, st.st_size))
+        tf.draining_since = time.monotonic()
+        self.draining.append(tf)
+
+    def _start_draining(self, tf: TailedFile, why: str) -> None:
+        log.debug("%s: %s, draining", tf.path, why)
+        tf.draining_since = time.monotonic()
+        self.draining.append(tf)
+
+    # -- reading ------------------------------------------------------------------
+
+    def poll(self, now: float | None = None) -> list[Chunk]:
+        """Scan when due, then read what the files have (bounded per file)."""
+        now = time.monotonic() if now is None else now
+        if now >= self._next_scan:
+            self.scan()
+            self._next_scan = now + self.scan_interval
+        chunks: list[Chunk] = []
+        for tf in list(self.draining):
+            eof = self._read(tf, chunks)
+            if eof and tf.draining_since is not None and now - tf.draining_since >= self.rotate_grace:
+                self._release(tf)
+        for tf in self.active.values():
+            self._read(tf, chunks)
+        return chunks
+
+    def _release(self, tf: TailedFile) -> None:
+        self.draining.remove(tf)
+        os.close(tf.fd)
+        tf.fd = -1
+        self.released.append(tf)
+
+    def _read(self, tf: TailedFile, chunks: list[Chunk]) -> bool:
+        """Read up to the per-file budget; return True at end of file."""
+        budget = self.per_file_budget
+        while budget > 0:
+            try:
+                data = os.read(tf.fd, min(self.read_size, budget))
+            except OSError as exc:
+                log.warning("read %s: %s", tf.path, exc)
+                return True
+            if not data:
+                self._check_truncated(tf)
+                return True
+            budget -= len(data)
+            self.bytes_read += len(data)
+            self._split(tf, data, chunks)
+        return False
+
+    def _check_truncated(self, tf: TailedFile) -> None:
+        try:
+            size = os.fstat(tf.fd).st_size
+        except OSError:
+            return
+        if size < tf.offset:
+            log.info("%s: truncated (%d < %d), reading from the start", tf.path, size, tf.offset)
+            os.lseek(tf.fd, 0, os.SEEK_SET)
+            tf.offset = 0
+            tf.partial = b""
+            tf.discarding = False
+            tf.truncated = True
+
+    def _split(self, tf: TailedFile, data: bytes, chunks: list[Chunk]) -> None:
+        read_at = tf.offset
+        tf.offset += len(data)
+        if tf.discarding:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            tf.discarding = False
+            read_at += nl + 1
+            data = data[nl + 1 :]
+        start = read_at - len(tf.partial)
+        if tf.partial:
+            data = tf.partial + data
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            chunks.append(Chunk(tf, start, lines))
+        if len(tail) > self.max_line_size:
+            # emit the cut line alone; skip the rest of it up to the next newline
+            chunks.append(Chunk(tf, tf.offset - len(tail), [tail[: self.max_line_size]]))
+            tail = b""
+            tf.discarding = True
+        tf.partial = tail
+
+    def lag(self) -> dict[str, int]:
+        """Bytes not yet read per active path."""
+        out: dict[str, int] = {}
+        for path, tf in self.active.items():
+            try:
+                out[path] = max(0, os.fstat(tf.fd).st_size - tf.offset)
+            except OSError:
+                continue
+        return out
+
+    def take_released(self) -> list[TailedFile]:
+        """Files closed since the last call."""
+        released, self.released = self.released, []
+        return released
+
+    def close(self) -> None:
+        """Close every descriptor."""
+        for tf in [*self.active.values(), *self.draining]:
+            if tf.fd >= 0:
+                os.close(tf.fd)
+                tf.fd = -1
+        self.active.clear()
+        self.draining.clear()
