@@ -318,7 +318,7 @@ async def test_own_metrics_count_scrapes(tsdb: TSDB, make_target) -> None:
     from prometheus_client import REGISTRY
 
     def value(name: str) -> float:
-        return REGISTRY.get_sample_value(name, {"job": "selfmetrics"}) or 0.0
+        return REGISTRY.get_sample_value(name, {"scrape_job": "selfmetrics"}) or 0.0
 
     t = await make_target(BODY)
     m = await start(tsdb, job("selfmetrics", t.address))

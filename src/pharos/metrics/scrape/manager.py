@@ -159,21 +159,19 @@ class ScrapeManager:
     # -- shutdown --------------------------------------------------------------------------------
 
     async def stop(self) -> None:
-        """Stop every loop; series of stopped targets get staleness markers."""
+        """Stop every loop at shutdown. As in Prometheus, no staleness markers are written (not
+        even the pending ones of targets removed earlier): a restart continues the series."""
         async with self._lock:
-            stopped: list[ScrapeLoop] = []
             for name in list(self.pools):
                 runner = self.discovery.pop(name, None)
                 if runner is not None:
                     await runner.stop()
-                stopped.extend(await self.pools.pop(name).stop())
-            for task, loops in list(self._pending.items()):
+                await self.pools.pop(name).stop()
+            for task in list(self._pending):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                stopped.extend(loops)
             self._pending.clear()
-            self._write_stale(stopped)
 
     # -- status ------------------------------------------------------------------------------------
 
