@@ -4,6 +4,7 @@
     pharos server --config pharos.yml the server role
     pharos import openmetrics FILE    backfill (like promtool tsdb create-blocks-from openmetrics)
     pharos check config FILE          validate a pharos.yml / prometheus.yml
+    pharos promqltest FILE...         run Prometheus's PromQL test scripts (N passed, N failed)
     pharos version
 
 Bad input ends with a one-line error on stderr and a non-zero exit code, never a traceback.
@@ -173,6 +174,18 @@ def check_config(file: Annotated[Path, typer.Argument(help="pharos.yml or promet
         (out if ok else err).print(message, highlight=False, markup=False, soft_wrap=True)
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def promqltest(
+    files: Annotated[list[Path], typer.Argument(help="promqltest .test files", exists=True, dir_okay=False)],
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every failed eval.")] = False,
+) -> None:
+    """Run Prometheus's PromQL test scripts against pharos' engine; exit 1 if an eval failed."""
+    from pharos.metrics.promql.promqltest import main as run_promqltest
+
+    code = run_promqltest([*(["-v"] if verbose else []), *map(str, files)])
+    raise typer.Exit(code)
 
 
 @app.command()

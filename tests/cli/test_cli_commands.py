@@ -95,3 +95,16 @@ def test_import_bad_input_is_clear(tmp_path: Path) -> None:
     assert result.returncode == 1 and "# EOF" in result.stderr and "Traceback" not in result.stderr
     missing = run_cli("import", "openmetrics", str(tmp_path / "none.om"), "--data-dir", str(tmp_path / "d"))
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_promqltest_counts_passed_and_failed(tmp_path: Path) -> None:
+    script = tmp_path / "mini.test"
+    script.write_text(
+        "load 1m\n  metric{a=\"x\"} 0+10x10\n\n"
+        "eval instant at 5m metric\n  metric{a=\"x\"} 50\n\n"
+        "eval instant at 5m metric\n  metric{a=\"x\"} 51\n"
+    )
+    result = run_cli("promqltest", str(script))
+    assert result.returncode == 1
+    assert f"{script}: 1 passed, 1 failed, 0 skipped" in result.stdout
+    assert "total: 1 passed, 1 failed, 0 skipped" in result.stdout
