@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pytest
 
 from pharos.metrics.exposition import ExpositionFormat, ParseError, parse, parse_reference
+from shared_data import CONFORMANCE
 
-EXTRACTED = Path("/work/shared/conformance/textparse/extracted")
+EXTRACTED = CONFORMANCE / "textparse" / "extracted"
 FILES = {"prom_parse_errors.json": ExpositionFormat.PROMETHEUS_TEXT,
          "openmetrics_parse_errors.json": ExpositionFormat.OPENMETRICS}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,9 @@ from pharos.metrics.exposition import (
     parse_reference,
 )
 from pharos.metrics.model import make_labels
+from shared_data import CONFORMANCE
 
-ROOT = Path("/work/shared/conformance/textparse")
+ROOT = CONFORMANCE / "textparse"
 TEXT, OM = ExpositionFormat.PROMETHEUS_TEXT, ExpositionFormat.OPENMETRICS
 
 # file: (format, samples, metadata families, exemplars, NaN values)

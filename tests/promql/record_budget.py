@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pharos.metrics.promql.promqltest import run_file
+from shared_data import CONFORMANCE as SHARED_CONFORMANCE
 
-CONFORMANCE = Path("/work/shared/conformance/promqltest")
+CONFORMANCE = SHARED_CONFORMANCE / "promqltest"
 
 
 def main() -> None:

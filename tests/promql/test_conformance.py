@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pharos.metrics.promql.promqltest import run_file
+from shared_data import CONFORMANCE as SHARED_CONFORMANCE
 
-CONFORMANCE = Path("/work/shared/conformance/promqltest")
+CONFORMANCE = SHARED_CONFORMANCE / "promqltest"
 BUDGET = json.loads((Path(__file__).parent / "conformance_budget.json").read_text())
 FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
 
