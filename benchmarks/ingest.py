@@ -71,7 +71,9 @@ class Side:
     cpu_start: float = 0.0
     cpu_end: float = 0.0
     peak_rss: int = 0
-    rss_timeline: list[tuple[float, int]] = field(default_factory=list)  # (s since start, bytes)
+    window_rss: int = 0  # the highest RSS polled once all series exist (steady state)
+    t_launch: float = field(default_factory=time.time)
+    rss_timeline: list[tuple[float, int, int]] = field(default_factory=list)  # (s since launch, RSS, HWM)
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,18 +142,15 @@ def read_figures(side: Side) -> Figures:
 
 def wait_all_series(sides: list[Side], expected: int, timeout: float) -> None:
     """Start measuring once each server holds (nearly) all the expected series."""
-    deadline = time.monotonic() + timeout
-    pending = list(sides)
-    while pending and time.monotonic() < deadline:
-        for side in list(pending):
-            if read_figures(side).head_series >= 0.99 * expected:
-                pending.remove(side)
-        time.sleep(0.5)
-    for side in pending:
-        console.print(
-            f"[yellow]{side.name}: only {read_figures(side).head_series} of {expected} "
-            f"series after {timeout:.0f}s; measuring anyway[/]"
-        )
+
+    def done() -> bool:
+        return all(read_figures(s).head_series >= 0.99 * expected for s in sides)
+
+    poll(sides, done, lambda: "waiting for every series to be scraped once", timeout)
+    for side in sides:
+        series = read_figures(side).head_series
+        if series < 0.99 * expected:
+            console.print(f"[yellow]{side.name}: only {series} of {expected} series; measuring anyway[/]")
 
 
 def mark(side: Side, which: str) -> None:
@@ -172,7 +171,9 @@ def poll(sides: list[Side], done: Callable[[], bool], label: Callable[[], str], 
                     raise RuntimeError(f"{side.name} died:\n{side.proc.log_tail()}")
                 rss = rss_bytes(side.proc.pid)
                 side.peak_rss = max(side.peak_rss, rss)
-                side.rss_timeline.append((round(time.time() - side.t_start, 1), rss))
+                side.window_rss = max(side.window_rss, rss) if side.t_start else 0
+                t = round(time.time() - side.t_launch, 1)
+                side.rss_timeline.append((t, rss, hwm_bytes(side.proc.pid)))
             status.update(f"{label()} ({deadline - time.monotonic():.0f}s left)")
             time.sleep(1.0)
 
@@ -213,6 +214,8 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
         "head_series": series,
         "expected_series": expected_series,
         "rss_bytes_per_series": side.peak_rss / series if series else float("inf"),
+        "steady_rss_bytes": side.window_rss,
+        "steady_rss_bytes_per_series": side.window_rss / series if series else float("inf"),
         "block_bytes": blocks.block_bytes,
         "catalog_bytes": blocks.catalog_bytes,
         "block_samples": blocks.samples,
