@@ -227,6 +227,25 @@ async def test_parse_error_fails_scrape(tsdb: TSDB, make_target) -> None:
     await m.stop()
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('foo 1\nbar{b="1",b="2"} 1\n', 'label name "b" is not unique: invalid sample'),
+        ('foo 1\n{"bad.name"} 1\n', "invalid metric name or label names"),
+    ],
+)
+async def test_invalid_series_fail_the_scrape_as_prometheus_242(
+    tsdb: TSDB, make_target, body: str, message: str
+) -> None:
+    t = await make_target(body)
+    m = await start(tsdb, job("app", t.address))
+    lp = only_loop(m)
+    await lp.scrape_once(T0)
+    assert lp.health == "down" and message in lp.last_error
+    assert series(tsdb, "foo") == {}
+    await m.stop()
+
+
 async def test_connection_refused_and_timeout(tsdb: TSDB, make_target) -> None:
     import asyncio
 

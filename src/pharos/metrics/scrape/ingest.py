@@ -9,20 +9,23 @@ relabelling, limit checks and `TSDB.get_ref`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from pharos.metrics.exposition.parser import MetricMetadata, Sample
 from pharos.metrics.model import METRIC_NAME, Labels, make_labels
 from pharos.metrics.scrape.client import ScrapeError
-from pharos.metrics.scrape.relabel import compile_relabel
+from pharos.metrics.scrape.relabel import compile_relabel, is_valid_label_name
 from pharos.metrics.scrape.settings import Limits, ScrapeSettings
 
 DROPPED = -1
 EXPORTED_PREFIX = "exported_"
 _EMPTY_REFS = np.empty(0, dtype=np.int64)
+_METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 @dataclass
@@ -140,12 +143,14 @@ class Ingester:
 
     def _new_series(self, sample: Sample) -> int:
         """Resolve a series text seen for the first time; cache its ref (or DROPPED)."""
+        verify_unique_names(sample.labels)
         lset = self.mutate(sample.labels)
         if lset is None:
             self.cache.refs[sample.key] = DROPPED
             return DROPPED
         if not any(n == METRIC_NAME for n, _ in lset):
             raise ScrapeError(f"missing metric name ({METRIC_NAME} label)")
+        verify_names_valid(lset)
         verify_label_limits(lset, self.limits)
         ref = self.get_ref(lset)
         self.cache.refs[sample.key] = ref
@@ -194,6 +199,24 @@ def resolve_conflicts(
         taken.add(new)
         out[new] = value
     return out
+
+
+def verify_unique_names(lset: Labels) -> None:
+    """Prometheus's TSDB refuses a series naming a label twice, failing the whole scrape."""
+    for (name, _), (following, _) in pairwise(lset):
+        if name == following:
+            raise ScrapeError(f'label name "{name}" is not unique: invalid sample')
+
+
+def verify_names_valid(lset: Labels) -> None:
+    """The metric name and label names must be Prometheus's legacy names (2.42 has no UTF-8 names)."""
+    valid = all(
+        _METRIC_NAME_RE.fullmatch(value) if name == METRIC_NAME else is_valid_label_name(name)
+        for name, value in lset
+    )
+    if not valid:
+        rendered = ", ".join(f"{n}={json.dumps(v, ensure_ascii=False)}" for n, v in lset)
+        raise ScrapeError(f"invalid metric name or label names: {{{rendered}}}")
 
 
 def verify_label_limits(lset: Labels, limits: Limits) -> None:
