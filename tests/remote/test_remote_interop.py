@@ -1,0 +1,84 @@
+"""The real prometheus 2.42 remote-writes into pharos: every series and sample up to a cut-off
+that Prometheus holds, pharos holds too; then Prometheus answers a query from pharos by remote read."""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live_server import append, read_all
+from prom_proc import Prometheus
+
+from conftest import Live
+
+pytestmark = pytest.mark.interop
+
+WRITER = """
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['$SELF']
+remote_write:
+  - url: {url}/api/v1/write
+    queue_config:
+      batch_send_deadline: 200ms
+      max_samples_per_send: 2000
+"""
+READER = """
+global:
+  scrape_interval: 1h
+remote_read:
+  - url: {url}/api/v1/read
+    read_recent: true
+"""
+
+
+def bits(series: dict[Any, list[tuple[int, float]]]) -> dict[Any, list[tuple[int, bytes]]]:
+    """Samples with values as their IEEE bits, so NaNs (and stale markers) compare exactly."""
+    return {k: [(t, struct.pack("<d", v)) for t, v in samples] for k, samples in series.items()}
+
+
+def wait_until(check, timeout: float, what: str, detail=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {detail()}"
+        time.sleep(0.25)
+
+
+def test_prometheus_remote_writes_into_pharos_and_reads_back(live: Live, tmp_path: Path) -> None:
+    prom = Prometheus(tmp_path, WRITER.format(url=live.url))
+    try:
+        wait_until(lambda: len(prom.read(0, 2**62, "up")) == 1, 30, "Prometheus to scrape itself")
+        time.sleep(4)  # a few scrapes
+        cutoff = int(time.time() * 1000) - 1000
+        theirs = bits(prom.read(0, cutoff))
+        assert len(theirs) > 100 and sum(map(len, theirs.values())) > 400
+
+        diff: list[str] = []
+
+        def caught_up() -> bool:
+            ours = bits({k: [s for s in v if s[0] <= cutoff] for k, v in read_all(live.runtime.tsdb).items()})
+            ours = {k: v for k, v in ours.items() if v}
+            diff[:] = [
+                f"{k}: ours {ours.get(k)} theirs {theirs.get(k)}"
+                for k in set(ours) | set(theirs)
+                if ours.get(k) != theirs.get(k)
+            ]
+            return not diff
+
+        wait_until(caught_up, 30, "pharos to hold what Prometheus holds", lambda: "\n".join(diff[:10]))
+        # remote read: Prometheus queries a series only pharos has
+        t = int(time.time() * 1000)
+        append(live.runtime.tsdb, {"__name__": "only_in_pharos", "job": "x"}, [t - 1000], [42.5])
+        prom.reload(READER.format(url=live.url))
+        r = prom.client.get("/api/v1/query", params={"query": "only_in_pharos", "time": t / 1000})
+        result = r.json()["data"]["result"]
+        assert result == [{"metric": {"__name__": "only_in_pharos", "job": "x"}, "value": [t / 1000, "42.5"]}]
+    finally:
+        prom.stop()
