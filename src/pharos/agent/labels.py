@@ -13,6 +13,8 @@ from pharos.agent.ship import format_labels
 EXCLUDE_ANNOTATION = "pharos.io/exclude"
 MULTILINE_ANNOTATION = "pharos.io/multiline"
 _HEX_ID = re.compile(r"[0-9a-f]{12,}$")
+_ROTATION_NAME = re.compile(r"\d+\.log$")
+_POD_DIR = re.compile(r"([^_]+)_([^_]+)_[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 DEFAULT_POD_LABEL_EXCLUDE = ("pod-template-hash", "controller-revision-hash", "pod-template-generation")
 
@@ -37,9 +39,10 @@ def parse_kubelet_path(path: str) -> FileIdentity | None:
         if container and _HEX_ID.match(cid):
             return FileIdentity(namespace, pod, container, cid)
     parts = path.split("/")
-    if len(parts) >= 3 and parts[-3].count("_") >= 2 and parts[-1].endswith(".log"):
-        namespace, pod, _uid = parts[-3].split("_", 2)
-        return FileIdentity(namespace, pod, parts[-2])
+    if len(parts) >= 3 and _ROTATION_NAME.match(parts[-1]):
+        m = _POD_DIR.match(parts[-3])
+        if m:
+            return FileIdentity(m.group(1), m.group(2), parts[-2])
     return None
 
 

@@ -87,11 +87,13 @@ class Tailer:
         self.released: list[TailedFile] = []
         self.bytes_read = 0
         self._next_scan = 0.0
+        self._now = time.monotonic()
 
     # -- discovery and rotation -------------------------------------------------
 
-    def scan(self) -> None:
+    def scan(self, now: float | None = None) -> None:
         """Match the globs, open new files, notice rotated and deleted ones."""
+        self._now = time.monotonic() if now is None else now
         seen: set[str] = set()
         for pattern in self.globs:
             for path in glob.glob(pattern):
@@ -126,6 +128,8 @@ class Tailer:
         offset = self.resume(path, st.st_dev, st.st_ino)
         if offset > st.st_size:
             offset = 0
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
         self.active[path] = TailedFile(path, fd, st.st_dev, st.st_ino, offset)
         known.add((st.st_dev, st.st_ino))
 
@@ -137,12 +141,13 @@ class Tailer:
             return
         st = os.fstat(fd)
         tf = TailedFile(path, fd, st.st_dev, st.st_ino, min(offset, st.st_size))
-        tf.draining_since = time.monotonic()
+        os.lseek(fd, tf.offset, os.SEEK_SET)
+        tf.draining_since = self._now
         self.draining.append(tf)
 
     def _start_draining(self, tf: TailedFile, why: str) -> None:
         log.debug("%s: %s, draining", tf.path, why)
-        tf.draining_since = time.monotonic()
+        tf.draining_since = self._now
         self.draining.append(tf)
 
     # -- reading ------------------------------------------------------------------
@@ -151,7 +156,7 @@ class Tailer:
         """Scan when due, then read what the files have (bounded per file)."""
         now = time.monotonic() if now is None else now
         if now >= self._next_scan:
-            self.scan()
+            self.scan(now)
             self._next_scan = now + self.scan_interval
         chunks: list[Chunk] = []
         for tf in list(self.draining):
