@@ -14,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pharos import __version__
 from pharos.metrics import api
+from pharos.metrics.promql.http import query_router
 from pharos.metrics.tsdb.db import TSDB
 from pharos.server.runtime import ReloadError, Runtime
 from pharos.server.selfmetrics import CONTENT_TYPE, SelfMetrics
@@ -38,6 +39,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     _lifecycle_routes(app, runtime)
     _metrics_route(app, SelfMetrics(runtime))
     api.register(app, runtime)
+    for component in runtime.components:
+        component.register(app)
     _mount_queries(app, runtime)
     app.add_exception_handler(HTTPException, _plain_http_error)  # type: ignore[arg-type]
     return app
@@ -69,12 +72,7 @@ def _lifecycle_routes(app: FastAPI, runtime: Runtime) -> None:
 
 
 def _mount_queries(app: FastAPI, runtime: Runtime) -> None:
-    """Mount the PromQL endpoints (/api/v1/query, query_range, ...) when the engine is present."""
-    try:
-        from pharos.metrics.promql.http import query_router
-    except Exception as exc:  # the engine is optional while it is being built
-        log.warning("PromQL endpoints not available: %s", exc)
-        return
+    """Mount the PromQL endpoints (/api/v1/query, query_range, format_query, parse_query)."""
 
     def querier() -> TSDB:
         if runtime.tsdb is None:

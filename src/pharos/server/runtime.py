@@ -21,6 +21,7 @@ from pharos.config.loader import ConfigError, LoadedConfig
 from pharos.metrics.api.responses import go_time, prom_duration
 from pharos.metrics.scrape.manager import ScrapeManager
 from pharos.metrics.tsdb.db import TSDB, TSDBLockedError
+from pharos.server.components import Component, build_components
 from pharos.server.options import ServerOptions, load, tsdb_options
 
 log = logging.getLogger("pharos.server")
@@ -50,6 +51,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self.on_fatal: Callable[[], None] | None = None  # set by the runner: stop serving
+        self.components: list[Component] = build_components(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -72,6 +74,8 @@ class Runtime:
             return
         self.scrape = ScrapeManager(tsdb)
         await self.scrape.apply_config(self.loaded.config)
+        for component in self.components:
+            await component.start(self)
         self._ready = True
         log.info("ready: %d scrape configs", len(self.loaded.config.scrape_configs))
         self._tasks.append(asyncio.create_task(self._maintain_loop(), name="pharos-maintain"))
@@ -82,16 +86,22 @@ class Runtime:
             await self.maintain_once()
 
     async def maintain_once(self) -> None:
-        """One round of TSDB housekeeping in a worker thread; failures are logged, not raised."""
+        """One round of housekeeping (TSDB in a worker thread, then each component); failures
+        are logged, not raised."""
         if self.tsdb is None:
             return
         try:
             await asyncio.to_thread(self.tsdb.maintain, int(time.time() * 1000))
         except Exception:
             log.exception("TSDB maintenance failed")
+        for component in self.components:
+            try:
+                await component.maintain()
+            except Exception:
+                log.exception("%s maintenance failed", component.name)
 
     async def stop(self) -> None:
-        """Stop scraping (staleness markers written), end background tasks, close the TSDB."""
+        """Stop scraping, end background tasks, stop the components, close the TSDB."""
         self._stopping = True
         self._ready = False
         for task in self._tasks:
@@ -101,6 +111,11 @@ class Runtime:
                 await task
         if self.scrape is not None:
             await self.scrape.stop()
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("stopping %s failed", component.name)
         if self.tsdb is not None:
             await asyncio.to_thread(self.tsdb.close)
             self.tsdb = None
@@ -123,6 +138,12 @@ class Runtime:
                     await self.scrape.apply_config(loaded.config)
                 except Exception as exc:
                     self._reload_failed([f"applying the scrape config: {exc}"])
+                    raise ReloadError(str(exc)) from exc
+            for component in self.components:
+                try:
+                    await component.apply_config(loaded)
+                except Exception as exc:
+                    self._reload_failed([f"applying the {component.name} config: {exc}"])
                     raise ReloadError(str(exc)) from exc
             self._apply_storage(loaded)
             self.loaded = loaded

@@ -1,0 +1,44 @@
+"""Subsystems the server runs beside the TSDB and scraping: each is a Component.
+
+A component registers its HTTP routes on the one app, starts once the TSDB is open, follows
+config reloads, gets a maintenance call every minute and stops before the TSDB closes. Adding a
+subsystem to pharos is one line in `build_components`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pharos.config.loader import LoadedConfig
+    from pharos.server.runtime import Runtime
+
+
+class Component(Protocol):
+    """What the server asks of a subsystem (log store, pushgateway, rules, ...)."""
+
+    name: str
+
+    def register(self, app: FastAPI) -> None:
+        """Add HTTP routes; called once, before the listener serves. Until `start` completes,
+        handlers must answer 503 (not ready) rather than fail."""
+
+    async def start(self, runtime: Runtime) -> None:
+        """Open storage and start background tasks; `runtime.tsdb` is open by now."""
+
+    async def apply_config(self, loaded: LoadedConfig) -> None:
+        """Follow a reloaded config; raise to refuse it (the old config stays in force)."""
+
+    async def maintain(self) -> None:
+        """Periodic housekeeping (about once a minute); heavy work goes to a worker thread."""
+
+    async def stop(self) -> None:
+        """Stop background tasks and close storage (called before the TSDB closes)."""
+
+
+def build_components(runtime: Runtime) -> list[Component]:
+    """The subsystems of this server, in start order (stopped in reverse)."""
+    del runtime  # each factory below receives what it needs from the runtime
+    return []
