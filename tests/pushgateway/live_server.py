@@ -42,8 +42,8 @@ def make_runtime(data_dir: Path, config_text: str = "global:\n  scrape_interval:
 class LiveServer:
     """uvicorn serving `app` in a thread; `call()` runs a coroutine on the server's loop."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)

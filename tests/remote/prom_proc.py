@@ -17,10 +17,13 @@ PROMETHEUS = "/usr/bin/prometheus"
 
 
 class Prometheus:
-    def __init__(self, tmp: Path, config: str, extra_flags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, tmp: Path, config: str, extra_flags: tuple[str, ...] = (), port: int | None = None
+    ) -> None:
         assert shutil.which(PROMETHEUS), "prometheus 2.42 is required"
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        tmp.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "prometheus.yml"
         self.config.write_text(config.replace("$SELF", f"127.0.0.1:{self.port}"))
         self.log_path = tmp / "prometheus.log"

@@ -82,3 +82,46 @@ def test_prometheus_remote_writes_into_pharos_and_reads_back(live: Live, tmp_pat
         assert result == [{"metric": {"__name__": "only_in_pharos", "job": "x"}, "value": [t / 1000, "42.5"]}]
     finally:
         prom.stop()
+
+
+SENDER = """
+global:
+  scrape_interval: 15s
+  external_labels: {{cluster: c1}}
+remote_write:
+  - url: http://127.0.0.1:{port}/api/v1/write
+    queue_config: {{batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 500ms}}
+"""
+
+
+def test_pharos_remote_writes_into_prometheus_through_an_outage(live: Live, tmp_path: Path) -> None:
+    from live_server import free_port, make_runtime
+    from test_remote_sender import write_batches
+
+    from pharos.metrics.remote import RemoteWriteManager
+
+    port = free_port()
+    source = make_runtime(tmp_path / "a", SENDER.format(port=port))
+    manager = RemoteWriteManager(source)
+    live.server.call(manager.start)
+    prom = None
+    try:
+        wait_until(lambda: manager.tailer is not None, 10, "the sender to start")
+        t0 = int(time.time() * 1000) - 60_000
+        write_batches(source.tsdb, 10, t0, pause=0.1)  # the receiver is not up yet
+        wait_until(lambda: manager.queues[0].stats.samples_retried > 0, 10, "a retry")
+        prom = Prometheus(
+            tmp_path / "prom",
+            "global:\n  scrape_interval: 1h\n",
+            ("--web.enable-remote-write-receiver",),
+            port=port,
+        )
+        write_batches(source.tsdb, 10, t0 + 10_000)
+        want = bits({tuple(sorted((*k, ("cluster", "c1")))): v for k, v in read_all(source.tsdb).items()})
+        wait_until(lambda: bits(prom.read(0, 2**62)) == want, 30, "Prometheus to hold what pharos sent")
+        assert len(want) == 51 and manager.queues[0].stats.samples_failed == 0
+    finally:
+        live.server.call(manager.stop)
+        source.tsdb.close()
+        if prom is not None:
+            prom.stop()
