@@ -30,7 +30,15 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from pharos.storage.logs.blocks import Block, LineFilter, ScanSpec, parse_block, run_aggregate, run_scan, write_block
+from pharos.storage.logs.blocks import (
+    Block,
+    LineFilter,
+    ScanSpec,
+    parse_block,
+    run_aggregate,
+    run_scan,
+    write_block,
+)
 from pharos.storage.logs.wal import ENTRIES, ENTRY_SCHEMA, STREAMS, LogWAL, encode_entries, encode_streams
 
 log = logging.getLogger("pharos.logs.store")
@@ -38,7 +46,7 @@ log = logging.getLogger("pharos.logs.store")
 TENANT_RE = re.compile(r"^[A-Za-z0-9!._*'()\-]{1,150}$")
 NANOS_PER_MS = 1_000_000
 HOUR_NS = 3600 * 10**9
-__all__ = ["LineFilter", "LogStore", "StoreOptions", "StreamWrite", "InvalidTenantError", "labels_key"]
+__all__ = ["InvalidTenantError", "LineFilter", "LogStore", "StoreOptions", "StreamWrite", "labels_key"]
 
 
 class InvalidTenantError(ValueError):

@@ -1,0 +1,1 @@
+"""Loki-compatible log aggregation: push, limits, LogQL, query APIs."""
