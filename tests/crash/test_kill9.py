@@ -17,6 +17,7 @@ from e2e_harness import (
     free_port,
     http_get,
     iter_json_lines,
+    parse_text_metrics,
     pharos_argv,
     scrape_config_yaml,
     wait_http,
@@ -101,13 +102,29 @@ def missing_after(before: Samples, after: Samples) -> list[str]:
     return problems
 
 
-def test_kill9_loses_nothing_exported(procs: Procs, tmp_path: Path) -> None:
-    ports = start_targets(procs, tmp_path)
+def blocks_on_disk(port: int) -> float:
+    metrics = parse_text_metrics(http_get(f"http://127.0.0.1:{port}/metrics").decode())
+    return metrics.get("pharos_tsdb_blocks_loaded", 0.0)
+
+
+def wait_first_flush(port: int, pharos: Proc) -> None:
+    """Until the head was flushed to Parquet parts (pharos' maintenance runs once a minute)."""
+    deadline = time.monotonic() + 150
+    while blocks_on_disk(port) == 0:
+        assert pharos.alive() and time.monotonic() < deadline, "no head flush:\n" + pharos.log_tail()
+        time.sleep(1.0)
+    time.sleep(2.0)  # and ingest on top of the flushed head
+
+
+def kill_restart_compare(procs: Procs, tmp: Path, storage: str, wait_more: bool) -> None:
+    ports = start_targets(procs, tmp)
     config = scrape_config_yaml({"node": [f"127.0.0.1:{p}" for p in ports]}, "1s")
-    (tmp_path / "pharos.yml").write_text(config)
+    (tmp / "pharos.yml").write_text(config + storage)
     port, since = free_port(), time.time() - 60
-    pharos = start_pharos(procs, tmp_path, port, "pharos")
+    pharos = start_pharos(procs, tmp, port, "pharos")
     wait_ingesting(port, since)
+    if wait_more:
+        wait_first_flush(port, pharos)
 
     before: Samples = {}
     for _ in range(3):  # reads while ingesting; the last one is what pharos said it had
@@ -115,10 +132,22 @@ def test_kill9_loses_nothing_exported(procs: Procs, tmp_path: Path) -> None:
     pharos.kill9()
     assert len(before) >= TARGETS * SERIES, len(before)
 
-    start_pharos(procs, tmp_path, port, "pharos-restarted")
+    start_pharos(procs, tmp, port, "pharos-restarted")
     after = export(port, since, time.time() + 60)
     problems = missing_after(before, after)
     print(f"before kill: {len(before)} series, {count(before)} samples; after: {count(after)}")
     assert not problems, f"{len(problems)} of {count(before)} samples lost or changed:\n" + "\n".join(
         problems[:20]
     )
+
+
+def test_kill9_loses_nothing_exported(procs: Procs, tmp_path: Path) -> None:
+    """Everything still in the head and the WAL."""
+    kill_restart_compare(procs, tmp_path, "", wait_more=False)
+
+
+def test_kill9_after_head_flush_loses_nothing(procs: Procs, tmp_path: Path) -> None:
+    """Samples in flushed Parquet parts, compacted blocks, the truncated WAL and the head.
+    Slow (about 70 s): pharos flushes from its once-a-minute maintenance."""
+    storage = "storage:\n  block_duration: 10s\n  out_of_order_time_window: 2s\n"
+    kill_restart_compare(procs, tmp_path, storage, wait_more=True)
