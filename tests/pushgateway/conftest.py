@@ -1,50 +1,16 @@
-"""A live pharos Pushgateway (routes + real TSDB in tmp_path) on 127.0.0.1."""
+"""Fixtures: a live pharos Pushgateway on 127.0.0.1 with a real TSDB in tmp_path."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from live_server import LiveServer, make_runtime
-
-from pharos.metrics import pushgateway
-from pharos.metrics.pushgateway import PushgatewayService
-
-
-@dataclass
-class Pgw:
-    server: LiveServer
-    service: PushgatewayService
-    runtime: SimpleNamespace
-    client: httpx.Client
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
-def start_pgw(data_dir: Path, config: str = "global:\n  scrape_interval: 15s\n") -> Pgw:
-    runtime = make_runtime(data_dir, config)
-    app = FastAPI()
-    service = pushgateway.register(app, runtime)
-    server = LiveServer(app)
-    return Pgw(server, service, runtime, httpx.Client(base_url=server.url, timeout=30))
-
-
-def stop_pgw(p: Pgw) -> None:
-    p.server.call(p.service.stop)
-    p.client.close()
-    p.server.stop()
-    p.runtime.tsdb.close()
+from pgw_helpers import Pgw, start_pgw, stop_pgw
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import math
 import time
 from pathlib import Path
 
-from conftest import Pgw, start_pgw, stop_pgw
 from live_server import read_all
+from pgw_helpers import Pgw, start_pgw, stop_pgw
 
 from pharos.metrics.model import is_stale_marker
 from pharos.metrics.pushgateway.gofloat import go_g

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Pgw, start_pgw, stop_pgw
 from live_server import free_port, read_all
+from pgw_helpers import Pgw, start_pgw, stop_pgw
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 from prometheus_client.exposition import delete_from_gateway, push_to_gateway, pushadd_to_gateway
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from live_server import append, read_all
 from prom_proc import Prometheus
-
-from conftest import Live
+from remote_helpers import Live
 
 pytestmark = pytest.mark.interop
 

@@ -7,8 +7,8 @@ import math
 import cramjam
 from live_server import append, read_all
 from prom_proc import remote_read
+from remote_helpers import Live
 
-from conftest import Live
 from pharos.metrics.model import STALE_NAN, is_stale_marker
 from pharos.metrics.remote.schema import ReadRequest, ReadResponse, WriteRequest
 

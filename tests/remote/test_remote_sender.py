@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI
 from live_server import LiveServer, append, free_port, make_runtime, read_all
+from remote_helpers import Live
 from starlette.requests import Request
 
-from conftest import Live
 from pharos.metrics import remote
 from pharos.metrics.remote import RemoteWriteManager
 
