@@ -7,16 +7,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from pharos.logs.api import LokiAPI, register
 from pharos.logs.limits import LimitsConfig
-from pharos.storage.logs import LogStore, StoreOptions
+from pharos.storage.logs import LogStore
 
 NS = 1_000_000_000
 
