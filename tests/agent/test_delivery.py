@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 from fakeloki import FakeLoki
-from helpers import append_lines, cri, options, started, wait_for
+from helpers import append_lines, options, started, wait_for
 
 from pharos.agent.checkpoint import Checkpoint
 

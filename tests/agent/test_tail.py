@@ -64,10 +64,16 @@ def test_copytruncate(tmp_path: Path) -> None:
         f.truncate(0)
     with open(path, "ab") as f:
         f.write(b"c\n")
-    assert poll(t, 0.1) == []  # size 2 < offset 4: noticed at EOF
     tf = t.active[str(path)]
-    assert tf.truncated and tf.offset == 0
-    assert poll(t, 0.2) == [b"c"]
+    assert poll(t, 0.1) == [b"c"]  # the first bytes changed: read again from the start
+    assert tf.truncated
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    assert poll(t, 0.2) == []  # size 0 < offset 2: noticed at the end of the file
+    assert tf.offset == 0
+    with open(path, "ab") as f:
+        f.write(b"d\n")
+    assert poll(t, 0.3) == [b"d"]
     t.close()
 
 

@@ -74,6 +74,8 @@ class Pipeline:
         now_ns = time.time_ns()
         ready: list[Batch] = []
         chunks = self.tailer.poll(now)
+        for tf in self.tailer.draining:
+            self._flush_held(tf)  # a rotated file's last record goes before its successor's lines
         for chunk in chunks:
             self._chunk(chunk, now, now_ns, ready)
         self._flush_expired(now)
@@ -86,13 +88,16 @@ class Pipeline:
     def seal(self) -> Batch:
         """Close the open batch (for a stop), flushing every held record first."""
         for tf in self._files():
-            st: _FileState | None = tf.state.get("s")
-            if st is not None and st.joiner is not None and st.joiner.held:
-                out: list[Entry] = []
-                st.joiner.flush_all(out)
-                self._emit(tf, st, out)
-                self._mark(tf, st)
+            self._flush_held(tf)
         return self._seal()
+
+    def _flush_held(self, tf: TailedFile) -> None:
+        st: _FileState | None = tf.state.get("s")
+        if st is not None and st.joiner is not None and st.joiner.held:
+            out: list[Entry] = []
+            st.joiner.flush_all(out)
+            self._emit(tf, st, out)
+            self._mark(tf, st)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class Pipeline:
         if st.joiner is not None:
             joined: list[Entry] = []
             st.joiner.feed(entries, joined, now)
+            if tf.draining_since is not None:
+                st.joiner.flush_all(joined)  # keep order with the file that replaced it
             entries = joined
         self._emit(tf, st, entries)
         self._mark(tf, st)

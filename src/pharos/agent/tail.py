@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 ResumeFn = Callable[[str, int, int], int]
+HEAD_BYTES = 128
 
 
 @dataclass(eq=False)
@@ -40,6 +41,7 @@ class TailedFile:
     discarding: bool = False
     draining_since: float | None = None
     truncated: bool = False
+    head: bytes = b""  # the file's first bytes, to notice a copytruncate the size check misses
     state: dict = field(default_factory=dict)  # owned by the reader (parser, joiner, labels)
 
     @property
@@ -110,6 +112,8 @@ class Tailer:
             if (st.st_dev, st.st_ino) != (tf.dev, tf.ino):
                 self._start_draining(tf, "rotated")
                 del self.active[path]
+            elif st.st_size < tf.offset or not self._same_head(tf):
+                self._truncated(tf)
         known = {(f.dev, f.ino) for f in self.active.values()} | {(f.dev, f.ino) for f in self.draining}
         for path in sorted(seen):
             if path not in self.active:
@@ -130,7 +134,9 @@ class Tailer:
             offset = 0
         if offset:
             os.lseek(fd, offset, os.SEEK_SET)
-        self.active[path] = TailedFile(path, fd, st.st_dev, st.st_ino, offset)
+        tf = self.active[path] = TailedFile(path, fd, st.st_dev, st.st_ino, offset)
+        if offset:
+            tf.head = os.pread(fd, min(offset, HEAD_BYTES), 0)
         known.add((st.st_dev, st.st_ino))
 
     def add_rotated(self, path: str, rotated_path: str, offset: int) -> None:
@@ -176,6 +182,8 @@ class Tailer:
     def _read(self, tf: TailedFile, chunks: list[Chunk]) -> bool:
         """Read up to the per-file budget; return True at end of file."""
         budget = self.per_file_budget
+        if tf.offset and not self._same_head(tf):
+            self._truncated(tf)
         while budget > 0:
             try:
                 data = os.read(tf.fd, min(self.read_size, budget))
@@ -187,6 +195,8 @@ class Tailer:
                 return True
             budget -= len(data)
             self.bytes_read += len(data)
+            if tf.offset == len(tf.head) < HEAD_BYTES:
+                tf.head += data[: HEAD_BYTES - len(tf.head)]
             self._split(tf, data, chunks)
         return False
 
@@ -196,12 +206,25 @@ class Tailer:
         except OSError:
             return
         if size < tf.offset:
-            log.info("%s: truncated (%d < %d), reading from the start", tf.path, size, tf.offset)
-            os.lseek(tf.fd, 0, os.SEEK_SET)
-            tf.offset = 0
-            tf.partial = b""
-            tf.discarding = False
-            tf.truncated = True
+            self._truncated(tf)
+
+    def _same_head(self, tf: TailedFile) -> bool:
+        """False when the first bytes changed (truncated and rewritten past our offset)."""
+        if not tf.head:
+            return True
+        try:
+            return os.pread(tf.fd, len(tf.head), 0) == tf.head
+        except OSError:
+            return True
+
+    def _truncated(self, tf: TailedFile) -> None:
+        log.info("%s: truncated, reading from the start", tf.path)
+        os.lseek(tf.fd, 0, os.SEEK_SET)
+        tf.offset = 0
+        tf.partial = b""
+        tf.head = b""
+        tf.discarding = False
+        tf.truncated = True
 
     def _split(self, tf: TailedFile, data: bytes, chunks: list[Chunk]) -> None:
         read_at = tf.offset
