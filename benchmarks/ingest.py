@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -71,7 +72,7 @@ class Side:
     cpu_start: float = 0.0
     cpu_end: float = 0.0
     peak_rss: int = 0
-    window_rss: int = 0  # the highest RSS polled once all series exist (steady state)
+    window_rss: list[int] = field(default_factory=list)  # RSS polled in the measured window
     t_launch: float = field(default_factory=time.time)
     rss_timeline: list[tuple[float, int, int]] = field(default_factory=list)  # (s since launch, RSS, HWM)
     result: dict[str, Any] = field(default_factory=dict)
@@ -171,7 +172,8 @@ def poll(sides: list[Side], done: Callable[[], bool], label: Callable[[], str], 
                     raise RuntimeError(f"{side.name} died:\n{side.proc.log_tail()}")
                 rss = rss_bytes(side.proc.pid)
                 side.peak_rss = max(side.peak_rss, rss)
-                side.window_rss = max(side.window_rss, rss) if side.t_start else 0
+                if side.t_start:
+                    side.window_rss.append(rss)
                 t = round(time.time() - side.t_launch, 1)
                 side.rss_timeline.append((t, rss, hwm_bytes(side.proc.pid)))
             status.update(f"{label()} ({deadline - time.monotonic():.0f}s left)")
@@ -204,6 +206,7 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
     blocks = block_figures(side.name, side.data_dir)
     disk = blocks.block_bytes + blocks.catalog_bytes
     series = side.end.head_series
+    median = int(statistics.median(side.window_rss)) if side.window_rss else 0
     return {
         "window_s": round(secs, 1),
         "samples_appended": samples,
@@ -214,8 +217,8 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
         "head_series": series,
         "expected_series": expected_series,
         "rss_bytes_per_series": side.peak_rss / series if series else float("inf"),
-        "steady_rss_bytes": side.window_rss,
-        "steady_rss_bytes_per_series": side.window_rss / series if series else float("inf"),
+        "median_rss_bytes": median,
+        "median_rss_bytes_per_series": median / series if series else float("inf"),
         "block_bytes": blocks.block_bytes,
         "catalog_bytes": blocks.catalog_bytes,
         "block_samples": blocks.samples,
