@@ -203,7 +203,7 @@ def test_binary_ops_and_offset(engine):
 def test_range_query_steps(engine):
     m = engine.metric("fake", parse('sum(count_over_time({app="raw"}[5s]))'), T0 + 5 * NS, T0 + 20 * NS, 5 * NS)
     assert isinstance(m, Matrix)
-    (lb, vals), = m.series
+    ((_, vals),) = m.series
     assert vals[:2].tolist() == [5.0, 5.0] and np.isnan(vals[2:]).all()
 
 

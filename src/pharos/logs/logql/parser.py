@@ -376,7 +376,7 @@ class _Parser:
     def stage(self) -> A.Stage:
         tok = self.peek()
         word = tok.value if tok.kind == "IDENT" else None
-        follows_cmp = self.at("OP", k=1) and self.peek(1).value in _LABEL_CMP
+        follows_cmp = self.at("OP", k=1) and self.peek(1).value in _LABEL_CMP - {"!=", "!~"}
         if word in ("json", "logfmt") and not follows_cmp:
             self.next()
             return self.parser_params(str(word))
