@@ -1,0 +1,94 @@
+"""Anomaly detectors for streaming scores in [0, 1] (the form NAB scores), built on the bands.
+
+A detector turns an algorithm's band score (deviation in band half-widths) into a probability-like
+score and damps repeats: a point scores high only when it is more anomalous than anything in the
+recent past, so one incident yields one detection rather than a run of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from pharos.monitors import rolling as rl
+from pharos.monitors.anomaly import AnomalyParams, anomaly_band
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One fixed configuration of an anomaly algorithm, used for every series."""
+
+    algorithm: str
+    seasonality: str | int | None = "auto"
+    params: AnomalyParams = field(default_factory=AnomalyParams)
+    holdoff: int = 120  # points over which a repeat must exceed the earlier maximum
+    decay: float = 0.0  # if > 0: instead, the half-life of an all-time decaying maximum
+    short: int = 6  # points averaged into the current surprise
+    long: int = 1000  # points of history the surprise is compared with
+    warmup: int = 0  # leading points that never score (the models are still learning)
+
+
+_COMMON = {"holdoff": 120, "short": 1, "long": 2000}
+DETECTORS: dict[str, Detector] = {
+    # One parameter set per algorithm for every series (chosen once on the whole NAB corpus).
+    "basic": Detector("basic", None, AnomalyParams(bounds=5.0, window=96, scale_window=1000), **_COMMON),
+    "agile": Detector("agile", "auto", AnomalyParams(bounds=5.0, window=12, scale_window=1000), **_COMMON),
+    "robust": Detector("robust", "auto", AnomalyParams(bounds=10.0, window=12, scale_window=1000), **_COMMON),
+}
+
+
+def nab_scores(values: np.ndarray, step_s: float, name: str) -> np.ndarray:
+    """Scores in [0, 1] for one series with the named detector (see DETECTORS)."""
+    det = DETECTORS[name]
+    zs = []
+    for algorithm in det.algorithm.split("+"):
+        band = anomaly_band(values, algorithm, det.params.bounds, det.seasonality, step_s, det.params)
+        zs.append(likelihood(band.score, det.short, det.long))
+    return detection_scores(np.max(zs, axis=0), det.holdoff, det.warmup, det.decay)[0]
+
+
+def likelihood(score: np.ndarray, short: int, long: int) -> np.ndarray:
+    """How unusual the recent band scores are for this series, as a z-value.
+
+    The mean of the last `short` scores is compared with the mean and spread of the scores over
+    the `long` points before (a Gaussian tail, as in Numenta's anomaly likelihood).
+    """
+    s = np.log1p(np.nan_to_num(rl.as_2d(score), nan=0.0, posinf=1e6))
+    recent = rl.frame(s).rolling(short, min_periods=1).mean().to_numpy().T
+    mu = rl.rolling_mean(s, long, min_periods=short)
+    sd = np.maximum(np.nan_to_num(rl.rolling_std(s, long, min_periods=short)), 1e-3)
+    z = np.nan_to_num((recent - mu) / sd, nan=0.0)
+    return z
+
+
+def detection_scores(z: np.ndarray, holdoff: int, warmup: int = 0, decay: float = 0.0) -> np.ndarray:
+    """Scores in [0, 1] from surprise z-values; points not more surprising than the last
+    `holdoff` ones score 0."""
+    s = -special.log_ndtr(-z) / np.log(10.0)  # -log10 of the Gaussian tail probability
+    s[:, :warmup] = 0.0
+    recent = _rolling_max(s, int(holdoff)) if decay <= 0 else np.nan_to_num(_decaying_max(s, decay), nan=0.0)
+    recent = np.maximum(recent, 0.0)
+    novel = np.where(s > recent, s, 0.0)
+    return novel / (novel + 10.0)
+
+
+def _rolling_max(s: np.ndarray, window: int) -> np.ndarray:
+    """Max of the previous `window` columns (0 where none)."""
+    frame = rl.frame(s).rolling(window, min_periods=1).max().to_numpy().T
+    return np.nan_to_num(rl.lag(frame, 1), nan=0.0)
+
+
+def _decaying_max(s: np.ndarray, half_life: float) -> np.ndarray:
+    """Per column t, max over j < t of s[j] * 2**(-(t - j) / half_life) (0 where none).
+
+    Computed in the log domain with one running maximum: log s_j + (t - j) log d splits into a
+    term of j and a term of t.
+    """
+    log_d = -np.log(2.0) / half_life
+    j = np.arange(s.shape[1], dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        term = np.log(np.maximum(s, 0.0)) - j * log_d
+    best = np.maximum.accumulate(term, axis=1) + j * log_d
+    return rl.lag(np.exp(best), 1)
