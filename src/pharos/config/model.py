@@ -342,10 +342,40 @@ class StorageConfig(_Model):
         return self
 
 
+class LogLimitsConfig(_Model):
+    """Per-tenant log limits under Loki's `limits_config` names and defaults."""
+
+    max_line_size: Size = 256 * 1024
+    max_line_size_truncate: bool = False
+    max_label_names_per_series: Count = 15
+    max_label_name_length: Count = 1024
+    max_label_value_length: Count = 2048
+    reject_old_samples: bool = True
+    reject_old_samples_max_age: Duration = 168 * 3600.0
+    creation_grace_period: Duration = 600.0
+    ingestion_rate_mb: float = 4.0
+    ingestion_burst_size_mb: float = 6.0
+    max_global_streams_per_user: Count = 5000
+    max_chunk_age: Duration = 2 * 3600.0
+    max_structured_metadata_size: Size = 64 * 1024
+    max_structured_metadata_entries_count: Count = 128
+    retention_period: Duration = 0.0
+    max_entries_limit_per_query: Count = 5000
+    max_query_series: Count = 500
+
+
+class LogsConfig(_Model):
+    """pharos' `logs:` section: Loki-style limits, with per-tenant overrides of any of them."""
+
+    limits: LogLimitsConfig = Field(default_factory=LogLimitsConfig)
+    overrides: dict[str, LogLimitsConfig] = Field(default_factory=dict)
+
+
 class PharosConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
 
     @model_validator(mode="after")
     def _scrape_defaults(self) -> PharosConfig:

@@ -40,5 +40,10 @@ class Component(Protocol):
 
 def build_components(runtime: Runtime) -> list[Component]:
     """The subsystems of this server, in start order (stopped in reverse)."""
-    del runtime  # each factory below receives what it needs from the runtime
-    return []
+    from pharos.logs.component import LogsComponent  # Loki push/query API, log store
+    from pharos.web import WebComponent  # the UI at / and the dashboards API (data dir at start)
+
+    return [
+        LogsComponent(runtime),
+        WebComponent(),
+    ]
