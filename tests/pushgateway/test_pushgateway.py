@@ -187,3 +187,32 @@ def test_go_float_format() -> None:
         100.0: "100",
     }
     assert {k: go_g(k) for k in cases} == cases
+
+
+def test_delimited_protobuf_push(pgw: Pgw) -> None:
+    from pharos.metrics.remote.schema import MetricFamily
+
+    def delimited(*families: MetricFamily) -> bytes:
+        out = b""
+        for mf in families:
+            data = mf.SerializeToString()
+            out += bytes([len(data)]) + data  # lengths < 128 here
+        return out
+
+    g = MetricFamily(name="pb_gauge", help="A gauge.", type=1)
+    m = g.metric.add()
+    m.label.add(name="k", value="v")
+    m.gauge.value = 2.5
+    h = MetricFamily(name="pb_hist", type=4)
+    hm = h.metric.add()
+    hm.histogram.sample_count, hm.histogram.sample_sum = 3, 7.0
+    hm.histogram.bucket.add(cumulative_count=1, upper_bound=1.0)
+    ctype = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    r = pgw.client.put("/metrics/job/pb", content=delimited(g, h), headers={"Content-Type": ctype})
+    assert r.status_code == 200
+    grp = groups(pgw)[(("job", "pb"),)]
+    assert values(grp, "pb_gauge") == {(("instance", ""), ("job", "pb"), ("k", "v")): "2.5"}
+    assert grp["pb_hist"]["metrics"][0]["buckets"] == {"1": "1"}  # +Inf is added on exposition
+    m.timestamp_ms = 5
+    r = pgw.client.put("/metrics/job/pb", content=delimited(g), headers={"Content-Type": ctype})
+    assert (r.status_code, r.text) == (400, PREFIX + "pushed metrics must not have timestamps\n")
