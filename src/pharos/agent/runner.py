@@ -197,8 +197,8 @@ class Agent:
         host, _, port = listen.rpartition(":")
         app = web.Application()
         app.router.add_get("/metrics", self._metrics_handler)
-        app.router.add_get("/-/healthy", lambda _r: _ok())
-        app.router.add_get("/-/ready", lambda _r: _ok())
+        app.router.add_get("/-/healthy", _ok)
+        app.router.add_get("/-/ready", _ok)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host.strip("[]") or "0.0.0.0", int(port)).start()
@@ -269,7 +269,7 @@ async def _first(*aws: Any) -> None:
             t.cancel()
 
 
-def _ok() -> web.Response:
+async def _ok(_request: web.Request) -> web.Response:
     return web.Response(text="OK\n")
 
 
