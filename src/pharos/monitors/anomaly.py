@@ -140,7 +140,7 @@ def _robust(x: np.ndarray, period: int, p: AnomalyParams) -> tuple[np.ndarray, n
     else:
         dev = x - rl.rolling_median(x, period, min_periods=max(1, period // 2))
         lags = np.stack([rl.lag(dev, k * period) for k in range(1, p.seasons + 1)])
-        with np.errstate(all="ignore"), _quiet():
+        with np.errstate(all="ignore"), rl.quiet():
             seasonal = np.nanmedian(lags, axis=0)
         center = trend + np.nan_to_num(seasonal)
     return center, _residual_scale(x, center, max(p.scale_window, long))
@@ -163,17 +163,3 @@ def _band(x: np.ndarray, center: np.ndarray, sigma: np.ndarray, p: AnomalyParams
     with np.errstate(all="ignore"):
         score = np.abs(x - center) / half
     return AnomalyBand(center, sigma, center - half, center + half, score)
-
-
-class _quiet:
-    """Silence numpy's all-NaN slice warnings."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._cm.__exit__(*exc)

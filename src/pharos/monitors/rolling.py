@@ -7,6 +7,10 @@ evaluation and backtests without look-ahead.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
@@ -98,3 +102,11 @@ def _autocorr(x: np.ndarray, lag_: int) -> float:
     a, b = x[:-lag_] - x[:-lag_].mean(), x[lag_:] - x[lag_:].mean()
     denom = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / denom) if denom > 0 else 0.0
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence numpy's all-NaN slice warnings (a missing season is expected, not an error)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
