@@ -1,0 +1,310 @@
+// Time series chart on uPlot: lines, stacked areas or bars; a legend that toggles series;
+// a hover tooltip; drag to zoom. Each chart registers itself on `window.__pharos.charts` so
+// browser tests can read what was drawn (series count, points) rather than pixels.
+
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { h, replace } from "../lib/dom";
+import { formatDate } from "../lib/time";
+import { formatValue } from "../lib/units";
+
+export const PALETTE = [
+  "#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0", "#508642",
+  "#cca300", "#447ebc", "#c15c17", "#890f02", "#0a437c", "#6d1f62", "#584477", "#b7dbab", "#f4d598",
+  "#70dbed", "#f9ba8f", "#f29191", "#82b5d8", "#e5a8e2", "#aea2e0",
+];
+
+export type DrawMode = "lines" | "stacked" | "bars";
+
+export interface ChartSeries {
+  name: string;
+  labels: Record<string, string>;
+  values: Array<number | null>; // aligned to xs
+}
+
+export interface ChartData {
+  xs: number[]; // seconds
+  series: ChartSeries[];
+}
+
+export interface ChartOptions {
+  mode?: DrawMode;
+  unit?: string;
+  decimals?: number | null;
+  min?: number | null;
+  max?: number | null;
+  fillOpacity?: number;
+  height?: number;
+  legend?: boolean;
+  onZoom?: (startMs: number, endMs: number) => void;
+  onSeriesClick?: (s: ChartSeries) => void;
+  seriesAction?: (s: ChartSeries) => { label: string; href: string } | null;
+  id?: string;
+}
+
+interface Registry {
+  charts: Record<string, { uplot: uPlot; seriesCount: number; points: number; mode: DrawMode }>;
+}
+
+declare global {
+  interface Window {
+    __pharos: Registry & Record<string, unknown>;
+  }
+}
+
+window.__pharos = window.__pharos ?? { charts: {} };
+let chartSeq = 0;
+
+/** Align Prometheus matrix results onto one grid of timestamps. */
+export function alignMatrix(
+  result: Array<{ metric: Record<string, string>; values?: Array<[number, string]> }>,
+  names: (labels: Record<string, string>) => string,
+  startS?: number,
+  endS?: number,
+  stepS?: number,
+): ChartData {
+  let xs: number[];
+  if (startS !== undefined && endS !== undefined && stepS) {
+    xs = [];
+    for (let t = startS; t <= endS + 1e-9; t += stepS) xs.push(Math.round(t * 1000) / 1000);
+  } else {
+    const set = new Set<number>();
+    for (const s of result) for (const [t] of s.values ?? []) set.add(t);
+    xs = [...set].sort((a, b) => a - b);
+  }
+  const index = new Map<number, number>();
+  xs.forEach((t, i) => index.set(Math.round(t * 1000), i));
+  const series = result.map((s) => {
+    const values: Array<number | null> = new Array(xs.length).fill(null);
+    for (const [t, v] of s.values ?? []) {
+      const i = index.get(Math.round(t * 1000));
+      if (i !== undefined) {
+        const n = parseFloat(v);
+        values[i] = Number.isFinite(n) ? n : null;
+      }
+    }
+    return { name: names(s.metric), labels: s.metric, values };
+  });
+  return { xs, series };
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+function stack(data: ChartData, shown: boolean[]): Array<Array<number | null>> {
+  const acc = new Array(data.xs.length).fill(0);
+  return data.series.map((s, k) => {
+    if (!shown[k]) return s.values.map(() => null);
+    return s.values.map((v, i) => {
+      acc[i] += v ?? 0;
+      return v === null ? null : acc[i];
+    });
+  });
+}
+
+export class Chart {
+  readonly el: HTMLElement;
+  private plotEl: HTMLElement;
+  private legendEl: HTMLElement;
+  private tooltip: HTMLElement;
+  private plot: uPlot | null = null;
+  private data: ChartData = { xs: [], series: [] };
+  private shown: boolean[] = [];
+  private observer: ResizeObserver;
+  readonly id: string;
+
+  constructor(private opts: ChartOptions = {}) {
+    this.id = opts.id ?? `chart-${++chartSeq}`;
+    this.plotEl = h("div", { class: "chart-plot" });
+    this.tooltip = h("div", { class: "chart-tooltip", style: { display: "none" } });
+    this.legendEl = h("div", { class: "chart-legend" });
+    this.el = h("div", { class: "chart", "data-chart-id": this.id }, this.plotEl, this.tooltip, opts.legend === false ? null : this.legendEl);
+    this.observer = new ResizeObserver(() => this.resize());
+    this.observer.observe(this.plotEl);
+  }
+
+  setMode(mode: DrawMode): void {
+    this.opts.mode = mode;
+    this.render();
+  }
+
+  setData(data: ChartData): void {
+    this.data = data;
+    this.shown = data.series.map(() => true);
+    this.render();
+  }
+
+  destroy(): void {
+    this.observer.disconnect();
+    this.plot?.destroy();
+    this.plot = null;
+    delete window.__pharos.charts[this.id];
+  }
+
+  private size(): { width: number; height: number } {
+    const width = Math.max(200, this.plotEl.clientWidth || this.el.clientWidth || 600);
+    const height = this.opts.height ?? Math.max(80, this.plotEl.clientHeight || 300);
+    return { width, height };
+  }
+
+  private resize(): void {
+    if (!this.plot) return;
+    const { width, height } = this.size();
+    if (Math.abs(this.plot.width - width) > 1 || Math.abs(this.plot.height - height) > 1) this.plot.setSize({ width, height });
+  }
+
+  render(): void {
+    this.plot?.destroy();
+    this.plot = null;
+    const mode = this.opts.mode ?? "lines";
+    const { unit, decimals } = this.opts;
+    const fmt = (v: number | null) => formatValue(v, unit, decimals);
+    const axisColor = cssVar("--muted");
+    const gridColor = cssVar("--grid");
+    const values = mode === "stacked" ? stack(this.data, this.shown) : this.data.series.map((s) => s.values);
+    const fillAlpha = mode === "stacked" ? 0.5 : Math.min(1, (this.opts.fillOpacity ?? 0) / 100);
+    const bars = mode === "bars" ? uPlot.paths.bars!({ size: [0.8, 64] }) : undefined;
+    const series: uPlot.Series[] = [
+      {},
+      ...this.data.series.map((s, i) => {
+        const color = PALETTE[i % PALETTE.length];
+        return {
+          label: s.name,
+          stroke: color,
+          width: mode === "bars" ? 0 : 1.5,
+          fill: mode === "bars" ? color : fillAlpha > 0 ? `${color}${Math.round(fillAlpha * 255).toString(16).padStart(2, "0")}` : undefined,
+          show: this.shown[i],
+          paths: bars,
+          points: { show: false },
+          spanGaps: false,
+        } as uPlot.Series;
+      }),
+    ];
+    const bands: uPlot.Band[] = [];
+    if (mode === "stacked") {
+      for (let i = this.data.series.length; i > 1; i--) bands.push({ series: [i, i - 1] });
+    }
+    const { width, height } = this.size();
+    const yRange: uPlot.Scale.Range = (_u, dmin, dmax) => {
+      let lo = this.opts.min ?? (dmin === null ? 0 : Math.min(dmin, mode === "lines" ? dmin : 0));
+      let hi = this.opts.max ?? (dmax === null ? 1 : dmax);
+      if (lo === hi) {
+        lo = lo - Math.abs(lo || 1) * 0.1;
+        hi = hi + Math.abs(hi || 1) * 0.1;
+      }
+      const pad = (hi - lo) * 0.05;
+      return [this.opts.min ?? (lo === 0 ? 0 : lo - pad), this.opts.max ?? hi + pad];
+    };
+    const opts: uPlot.Options = {
+      width,
+      height,
+      series,
+      bands,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
+      select: { show: true, left: 0, top: 0, width: 0, height: 0 },
+      scales: { x: { time: true }, y: { range: yRange } },
+      axes: [
+        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
+        {
+          stroke: axisColor,
+          grid: { stroke: gridColor, width: 1 },
+          ticks: { stroke: gridColor },
+          size: 70,
+          values: (_u, splits) => splits.map((v) => fmt(v)),
+        },
+      ],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 5) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            this.opts.onZoom?.(Math.round(a * 1000), Math.round(b * 1000));
+          },
+        ],
+        setCursor: [(u) => this.showTooltip(u)],
+      },
+    };
+    const data = [this.data.xs, ...values] as uPlot.AlignedData;
+    this.plot = new uPlot(opts, data, this.plotEl);
+    this.plotEl.addEventListener("mouseleave", () => (this.tooltip.style.display = "none"));
+    window.__pharos.charts[this.id] = {
+      uplot: this.plot,
+      seriesCount: this.data.series.length,
+      points: this.data.series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0),
+      mode,
+    };
+    this.renderLegend(fmt);
+  }
+
+  private showTooltip(u: uPlot): void {
+    const idx = u.cursor.idx;
+    if (idx === null || idx === undefined || u.cursor.left === undefined || u.cursor.left < 0) {
+      this.tooltip.style.display = "none";
+      return;
+    }
+    const rows: Array<[number, number]> = [];
+    this.data.series.forEach((s, i) => {
+      const v = s.values[idx];
+      if (this.shown[i] && v !== null && v !== undefined) rows.push([i, v]);
+    });
+    if (rows.length === 0) {
+      this.tooltip.style.display = "none";
+      return;
+    }
+    rows.sort((a, b) => b[1] - a[1]);
+    const fmt = (v: number) => formatValue(v, this.opts.unit, this.opts.decimals);
+    replace(
+      this.tooltip,
+      h("div", { class: "tt-time" }, formatDate(this.data.xs[idx] * 1000)),
+      ...rows.slice(0, 12).map(([i, v]) =>
+        h("div", { class: "tt-row" }, h("span", { class: "swatch", style: { background: PALETTE[i % PALETTE.length] } }), h("span", { class: "tt-name" }, this.data.series[i].name), h("b", null, fmt(v))),
+      ),
+      rows.length > 12 ? h("div", { class: "muted" }, `+${rows.length - 12} more`) : null,
+    );
+    this.tooltip.style.display = "block";
+    const left = (u.cursor.left ?? 0) + 20;
+    const w = this.plotEl.clientWidth;
+    this.tooltip.style.left = `${left + 260 > w ? Math.max(0, left - 290) : left}px`;
+    this.tooltip.style.top = `${Math.max(0, (u.cursor.top ?? 0) - 10)}px`;
+  }
+
+  private renderLegend(fmt: (v: number | null) => string): void {
+    if (this.opts.legend === false) return;
+    const items = this.data.series.map((s, i) => {
+      const last = [...s.values].reverse().find((v) => v !== null) ?? null;
+      const action = this.opts.seriesAction?.(s);
+      const item = h(
+        "div",
+        { class: `legend-item${this.shown[i] ? "" : " off"}`, title: "click: toggle · ctrl/⌘-click: only this one" },
+        h("span", { class: "swatch", style: { background: PALETTE[i % PALETTE.length] } }),
+        h("span", { class: "legend-name" }, s.name),
+        h("span", { class: "legend-value" }, fmt(last)),
+        action ? h("a", { class: "legend-link", href: action.href, title: action.label, onclick: (e: Event) => e.stopPropagation() }, action.label) : null,
+      );
+      item.addEventListener("click", (e) => {
+        const solo = (e as MouseEvent).ctrlKey || (e as MouseEvent).metaKey;
+        if (solo) {
+          const onlyThis = this.shown.every((v, k) => v === (k === i));
+          this.shown = this.shown.map((_, k) => onlyThis || k === i);
+        } else this.shown[i] = !this.shown[i];
+        this.applyShown();
+      });
+      return item;
+    });
+    replace(this.legendEl, ...items);
+  }
+
+  private applyShown(): void {
+    if (!this.plot) return;
+    if ((this.opts.mode ?? "lines") === "stacked") {
+      this.render();
+      return;
+    }
+    this.shown.forEach((v, i) => this.plot!.setSeries(i + 1, { show: v }));
+    Array.from(this.legendEl.children).forEach((el, i) => el.classList.toggle("off", !this.shown[i]));
+  }
+}

@@ -1,0 +1,116 @@
+// Clients of pharos' public HTTP APIs (Prometheus, Loki, Alertmanager, dashboards).
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+    public errorType?: string,
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(url: string, init?: RequestInit): Promise<T> {
+  let resp: Response;
+  try {
+    resp = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(`cannot reach pharos: ${(e as Error).message}`, 0);
+  }
+  const text = await resp.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!resp.ok) {
+    const b = body as { error?: string; errorType?: string; message?: string } | undefined;
+    const msg = b?.error ?? b?.message ?? (text.trim() || `HTTP ${resp.status}`);
+    throw new ApiError(msg, resp.status, b?.errorType);
+  }
+  if (body && typeof body === "object" && (body as { status?: string }).status === "error") {
+    const b = body as { error?: string; errorType?: string };
+    throw new ApiError(b.error ?? "error", resp.status, b.errorType);
+  }
+  return body as T;
+}
+
+export function getJSON<T>(url: string, signal?: AbortSignal): Promise<T> {
+  return request<T>(url, { signal });
+}
+
+export function sendJSON<T>(method: string, url: string, body?: unknown): Promise<T> {
+  return request<T>(url, {
+    method,
+    headers: body === undefined ? undefined : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+function form(params: Record<string, string | number | undefined | string[]>): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) v.forEach((x) => p.append(k, x));
+    else p.set(k, String(v));
+  }
+  return p;
+}
+
+/** POST form-encoded (long queries don't fit a URL), as Grafana does. */
+async function promPost<T>(path: string, params: Record<string, string | number | undefined | string[]>, signal?: AbortSignal): Promise<T> {
+  const r = await request<{ data: T; warnings?: string[]; infos?: string[] }>(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: form(params),
+    signal,
+  });
+  return r.data;
+}
+
+export type Labels = Record<string, string>;
+export interface MatrixSeries {
+  metric: Labels;
+  values?: Array<[number, string]>;
+  histograms?: unknown[];
+}
+export interface VectorSample {
+  metric: Labels;
+  value?: [number, string];
+}
+export type QueryData =
+  | { resultType: "matrix"; result: MatrixSeries[] }
+  | { resultType: "vector"; result: VectorSample[] }
+  | { resultType: "scalar"; result: [number, string] }
+  | { resultType: "string"; result: [number, string] };
+
+export const prom = {
+  query(query: string, time?: number, signal?: AbortSignal) {
+    return promPost<QueryData>("/api/v1/query", { query, time: time === undefined ? undefined : time / 1000 }, signal);
+  },
+  queryRange(query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal) {
+    return promPost<QueryData>(
+      "/api/v1/query_range",
+      { query, start: startMs / 1000, end: endMs / 1000, step: stepMs / 1000 },
+      signal,
+    );
+  },
+  labelValues(label: string, match?: string[], startMs?: number, endMs?: number) {
+    const p = form({ "match[]": match, start: startMs && startMs / 1000, end: endMs && endMs / 1000 });
+    return getJSON<{ data: string[] }>(`/api/v1/label/${encodeURIComponent(label)}/values?${p}`).then((r) => r.data ?? []);
+  },
+  labels(match?: string[], startMs?: number, endMs?: number) {
+    const p = form({ "match[]": match, start: startMs && startMs / 1000, end: endMs && endMs / 1000 });
+    return getJSON<{ data: string[] }>(`/api/v1/labels?${p}`).then((r) => r.data ?? []);
+  },
+  series(match: string[], startMs?: number, endMs?: number) {
+    return promPost<Labels[]>("/api/v1/series", { "match[]": match, start: startMs && startMs / 1000, end: endMs && endMs / 1000 });
+  },
+  metadata() {
+    return getJSON<{ data: Record<string, Array<{ type: string; help: string; unit: string }>> }>("/api/v1/metadata").then((r) => r.data ?? {});
+  },
+  formatQuery(query: string) {
+    return getJSON<{ data: string }>(`/api/v1/format_query?${form({ query })}`).then((r) => r.data);
+  },
+};

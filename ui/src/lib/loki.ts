@@ -1,0 +1,113 @@
+// Loki API client (pharos serves it): query_range for streams, labels, tail WebSocket.
+
+import { ApiError, getJSON } from "./api";
+import type { ResolvedRange } from "./time";
+
+export interface LogLine {
+  tsNs: string;
+  tsMs: number;
+  line: string;
+  labels: Record<string, string>;
+  level: string;
+}
+
+const LEVEL_RE = /\b(level|lvl|severity)["']?\s*[=:]\s*["']?(\w+)/i;
+const WORD_RE = /\b(ERROR|ERR|FATAL|CRITICAL|CRIT|PANIC|WARN|WARNING|INFO|NOTICE|DEBUG|TRACE)\b/;
+
+/** Log level of a line: its `level`/`detected_level` label, a level=/"level": field, or a word. */
+export function detectLevel(line: string, labels: Record<string, string> = {}): string {
+  const fromLabel = labels.detected_level ?? labels.level ?? labels.severity ?? labels.lvl;
+  const raw = fromLabel ?? LEVEL_RE.exec(line)?.[2] ?? WORD_RE.exec(line)?.[1] ?? "unknown";
+  const l = raw.toLowerCase();
+  if (["err", "error", "fatal", "critical", "crit", "panic", "emerg", "alert"].includes(l)) return "error";
+  if (l === "warn" || l === "warning") return "warn";
+  if (l === "info" || l === "notice" || l === "information") return "info";
+  if (l === "debug" || l === "dbg") return "debug";
+  if (l === "trace") return "trace";
+  return "unknown";
+}
+
+/** Fields of a JSON or logfmt line; null when it is neither. */
+export function parseFields(line: string): Record<string, string> | null {
+  const t = line.trim();
+  if (t.startsWith("{")) {
+    try {
+      const obj = JSON.parse(t) as unknown;
+      if (obj && typeof obj === "object" && !Array.isArray(obj)) {
+        const out: Record<string, string> = {};
+        const walk = (o: Record<string, unknown>, prefix: string) => {
+          for (const [k, v] of Object.entries(o)) {
+            if (v && typeof v === "object" && !Array.isArray(v)) walk(v as Record<string, unknown>, `${prefix}${k}_`);
+            else out[`${prefix}${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+          }
+        };
+        walk(obj as Record<string, unknown>, "");
+        return out;
+      }
+    } catch {
+      return null;
+    }
+  }
+  const re = /([\w.\-/]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const m of t.matchAll(re)) {
+    let v = m[2];
+    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    out[m[1]] = v;
+    n++;
+  }
+  return n >= 2 ? out : null;
+}
+
+interface StreamsResult {
+  data: {
+    resultType: string;
+    result: Array<{ stream?: Record<string, string>; values?: Array<[string, string] | [string, string, Record<string, string>]>; metric?: Record<string, string> }>;
+  };
+}
+
+export type LogsResult = { kind: "ok"; lines: LogLine[]; resultType: string; raw: StreamsResult["data"] } | { kind: "unavailable" };
+
+export function toLines(result: StreamsResult["data"]["result"]): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const s of result) {
+    const labels = s.stream ?? {};
+    for (const v of s.values ?? []) {
+      const [ts, line] = v;
+      const meta = (v[2] ?? {}) as Record<string, string>;
+      const all = { ...labels, ...meta };
+      lines.push({ tsNs: ts, tsMs: Number(BigInt(ts) / 1_000_000n), line, labels: all, level: detectLevel(line, all) });
+    }
+  }
+  return lines;
+}
+
+export async function queryLogs(expr: string, range: ResolvedRange, limit: number, direction: "backward" | "forward", signal?: AbortSignal): Promise<LogsResult> {
+  const p = new URLSearchParams({
+    query: expr,
+    start: `${BigInt(range.start) * 1_000_000n}`,
+    end: `${BigInt(range.end) * 1_000_000n}`,
+    limit: String(limit),
+    direction,
+  });
+  let r: StreamsResult;
+  try {
+    r = await getJSON<StreamsResult>(`/loki/api/v1/query_range?${p}`, signal);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return { kind: "unavailable" };
+    throw e;
+  }
+  const lines = r.data.resultType === "streams" ? toLines(r.data.result) : [];
+  lines.sort((a, b) => (direction === "backward" ? cmp(b.tsNs, a.tsNs) : cmp(a.tsNs, b.tsNs)));
+  return { kind: "ok", lines, resultType: r.data.resultType, raw: r.data };
+}
+
+function cmp(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+export const loki = {
+  labels: (range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/labels${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
+  labelValues: (name: string, range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/label/${encodeURIComponent(name)}/values${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
+};
