@@ -78,11 +78,6 @@ def _run_server(
     from pharos.server.main import ServerError, run
 
     _setup_logging(log_level)
-    if alertmanager_config is not None:
-        err.print(
-            f"[yellow]warning:[/yellow] alerting is not available yet; {alertmanager_config} is not used",
-            highlight=False,
-        )
     try:
         run(
             mode=mode,

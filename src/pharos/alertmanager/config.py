@@ -353,7 +353,7 @@ def _email(ctx: _Ctx, c: dict[str, Any], path: KeyPath, g: GlobalConfig, j: int)
         raise ctx.fail(path, "no global SMTP smarthost set")
     if not s["from"]:
         raise ctx.fail(path, "no global SMTP from set")
-    host, sep, port = s["smarthost"].rpartition(":")
+    _, sep, port = s["smarthost"].rpartition(":")
     if not sep or not port.isdigit():
         raise ctx.fail((*path, "smarthost"), f"address {s['smarthost']}: missing port in address")
     s["require_tls"] = _bool(ctx, c, "require_tls", path, g.smtp_require_tls)
@@ -516,3 +516,17 @@ def _templates(ctx: _Ctx, data: dict[str, Any], base_dir: Path) -> list[str]:
         except (OSError, ValueError) as exc:
             raise ctx.fail(("templates", i), str(exc)) from None
     return out
+
+
+def resolve(loaded: Any, am_file: str | os.PathLike[str] | None) -> AMConfig:
+    """The alertmanager config of a server: `--alertmanager-config FILE`, else pharos.yml's
+    `alertmanager:` section (errors located in pharos.yml), else the built-in default."""
+    if am_file is not None:
+        return load_file(am_file)
+    section = getattr(loaded.config, "alertmanager", None)
+    if section is None:
+        return default_config()
+    text = loaded.text.split("\n# --- ", 1)[0]  # pharos.yml itself, before appended peer files
+    path = loaded.path
+    base = Path(path).resolve().parent if path is not None else None
+    return parse_text(text, str(path or "pharos.yml"), section=("alertmanager",), base_dir=base)

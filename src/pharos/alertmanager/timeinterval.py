@@ -175,8 +175,6 @@ def _day_range(item: Any, index: int) -> Range:
                                 "days_of_month", index)
     if (begin > 0) == (end > 0) and begin > end:
         raise IntervalError(f"end day must be greater than start day: {text}", "days_of_month", index)
-    if begin > 0 > end and len(parts) > 1:
-        pass  # e.g. 1:-1, allowed
     return begin, end
 
 

@@ -376,6 +376,7 @@ class PharosConfig(_Model):
     scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
+    alertmanager: dict[str, Any] | None = None  # an alertmanager.yml body (pharos.alertmanager.config)
 
     @model_validator(mode="after")
     def _scrape_defaults(self) -> PharosConfig:

@@ -40,10 +40,12 @@ class Component(Protocol):
 
 def build_components(runtime: Runtime) -> list[Component]:
     """The subsystems of this server, in start order (stopped in reverse)."""
+    from pharos.alertmanager.component import AlertmanagerComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
     from pharos.web import WebComponent  # the UI at / and the dashboards API (data dir at start)
 
     return [
         LogsComponent(runtime),
         WebComponent(),
+        AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers
     ]

@@ -94,6 +94,16 @@ def self_scrape_yaml(opts: ServerOptions) -> str:
 
 
 def load(opts: ServerOptions) -> LoadedConfig:
+    """`_load_files`, then the alertmanager config (`--alertmanager-config` or the `alertmanager:`
+    section) is validated too, so a broken one fails the start or the reload (file:line)."""
+    from pharos.alertmanager.config import resolve
+
+    loaded = _load_files(opts)
+    loaded.warnings += resolve(loaded, opts.alertmanager_config).warnings
+    return loaded
+
+
+def _load_files(opts: ServerOptions) -> LoadedConfig:
     """Read the configured files into one config; raises ConfigError (file:line messages).
 
     `--config` gives pharos.yml; `--prometheus-config` a prometheus.yml whose `global` and
