@@ -61,6 +61,8 @@ NATIVE_ONLY = {
     "histogram_stddev",
     "histogram_stdvar",
 }
+EXTENSIONS: dict[str, Any] = {}
+"""Extension functions other modules register (name -> handler(ev, args) -> Value)."""
 KEEP_NAME = {"sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"}
 
 
@@ -72,7 +74,7 @@ def call(ev: Evaluator, node: Any) -> Value:
         return _math(ev, MATH[name], args[0])
     if name in TIME_FUNCS:
         return _date(ev, name, args)
-    handler = _HANDLERS.get(name)
+    handler = _HANDLERS.get(name) or EXTENSIONS.get(name)
     if handler is not None:
         return handler(ev, args)
     if any(isinstance(unwrap(a), (pp.MatrixSelector, pp.SubqueryExpr)) for a in args):
