@@ -177,9 +177,13 @@ def parse_text_metrics(text: str) -> dict[str, float]:
 
 
 def pharos_argv(config: Path, data_dir: Path, port: int, command: str = "server") -> list[str]:
-    """How to start pharos: the console script next to this interpreter, else `-m pharos.cli`."""
+    """How to start pharos: $PHAROS_CMD if set (split on spaces, e.g. a wrapper used for an
+    experiment), else the console script next to this interpreter, else `-m pharos.cli`."""
     script = Path(sys.executable).parent / "pharos"
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "pharos.cli"]
+    if os.environ.get("PHAROS_CMD"):
+        head = os.environ["PHAROS_CMD"].split()
+    else:
+        head = [str(script)] if script.exists() else [sys.executable, "-m", "pharos.cli"]
     return [
         *head,
         command,
