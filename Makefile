@@ -3,17 +3,18 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway
-PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway
+PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium
+PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium
 
-.PHONY: up test install install-test peers lint bench-ingest clean
+.PHONY: ui up test install install-test peers lint bench-ingest clean
 
 ## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
-up: install
+up: install ui
 	$(VENV)/bin/pharos up
 
 ## test: install test dependencies and the real peer binaries, then run every test
-test: install-test peers lint
+test: install-test peers lint ui
+	cd ui && npx vitest run
 	$(VENV)/bin/pytest -q
 
 $(VENV)/bin/python:
@@ -25,6 +26,10 @@ install: $(VENV)/bin/python
 
 install-test: $(VENV)/bin/python
 	$(PIP) install -q -e '.[test]'
+
+## ui: build the web UI (ui/, TypeScript + Vite) into src/pharos/web/static/ (not committed)
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
 
 ## peers: Debian's prometheus, node_exporter, alertmanager and pushgateway (the interop tests' peers)
 peers:
