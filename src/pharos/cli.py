@@ -2,6 +2,7 @@
 
     pharos up                         all-in-one: ./pharos-data, scrapes itself, prints the URL
     pharos server --config pharos.yml the server role
+    pharos agent --logs GLOB          the node agent (DaemonSet): logs to a Loki push URL, node metrics
     pharos import openmetrics FILE    backfill (like promtool tsdb create-blocks-from openmetrics)
     pharos check config FILE          validate a pharos.yml / prometheus.yml
     pharos promqltest FILE...         run Prometheus's PromQL test scripts (N passed, N failed)
@@ -49,6 +50,7 @@ AmConfigOpt = Annotated[
     Path | None, typer.Option("--alertmanager-config", help="An alertmanager.yml.", dir_okay=False)
 ]
 LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+LogsOpt = Annotated[list[str] | None, typer.Option("--logs", help="Files to tail (glob), repeatable.")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -74,6 +76,7 @@ def _run_server(
     prometheus_config: Path | None,
     alertmanager_config: Path | None,
     log_level: str,
+    agent_logs: list[str] | None = None,
 ) -> None:
     from pharos.server.main import ServerError, run
 
@@ -86,6 +89,7 @@ def _run_server(
             listen=listen,
             prometheus_config=prometheus_config,
             alertmanager_config=alertmanager_config,
+            agent_logs=agent_logs,
             announce=_announce if mode == "up" else None,
         )
     except ServerError as exc:
@@ -104,10 +108,12 @@ def up(
     listen: ListenOpt = "127.0.0.1:9494",
     prometheus_config: PromConfigOpt = None,
     alertmanager_config: AmConfigOpt = None,
+    logs: LogsOpt = None,
     log_level: LogLevelOpt = "warning",
 ) -> None:
-    """All-in-one on this machine: data in ./pharos-data, scrapes itself without a config."""
-    _run_server("up", config, data_dir, listen, prometheus_config, alertmanager_config, log_level)
+    """All-in-one on this machine: data in ./pharos-data, scrapes itself and this machine's
+    metrics without a config, collects the `--logs` files."""
+    _run_server("up", config, data_dir, listen, prometheus_config, alertmanager_config, log_level, logs)
 
 
 @app.command()
@@ -121,6 +127,35 @@ def server(
 ) -> None:
     """The server role: scraping, TSDB and the HTTP APIs on one port."""
     _run_server("server", config, data_dir, listen, prometheus_config, alertmanager_config, log_level)
+
+
+@app.command()
+def agent(
+    config: ConfigOpt = None,
+    listen: Annotated[str, typer.Option("--listen", help="Metrics listener HOST:PORT.")] = "127.0.0.1:9495",
+    logs: LogsOpt = None,
+    push_url: Annotated[str | None, typer.Option("--push-url", help="A Loki push endpoint.")] = None,
+    positions: Annotated[
+        Path | None, typer.Option("--positions", help="Where read positions are kept.", dir_okay=False)
+    ] = None,
+    log_level: LogLevelOpt = "info",
+) -> None:
+    """The node agent: tails container logs, ships them to a Loki push endpoint, serves node metrics."""
+    import asyncio
+
+    from pharos.agent.runner import AgentOptions, run_agent
+
+    _setup_logging(log_level)
+    try:
+        options = AgentOptions.from_config(
+            config, listen=listen, logs=logs, push_url=push_url, positions=positions
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        asyncio.run(run_agent(options))
+    except OSError as exc:
+        raise fail(str(exc)) from None
 
 
 @import_app.command("openmetrics")

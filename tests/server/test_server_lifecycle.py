@@ -127,14 +127,34 @@ def test_data_survives_reload_and_restart(start_pharos: Start, tmp_path: Path) -
         assert set(samples) <= set(restarted[key])
 
 
-def test_up_scrapes_itself_with_data_in_cwd(start_pharos: Start, tmp_path: Path) -> None:
+def test_up_scrapes_itself_and_its_node_with_data_in_cwd(start_pharos: Start, tmp_path: Path) -> None:
     proc = start_pharos("up", "--data-dir", "pharos-data")
     targets = proc.client.get("/api/v1/targets").json()["data"]["activeTargets"]
-    assert [(t["scrapePool"], t["labels"]["instance"], t["scrapeInterval"]) for t in targets] == [
-        ("pharos", f"127.0.0.1:{proc.port}", "15s")
+    assert sorted((t["scrapePool"], t["labels"]["instance"], t["scrapeInterval"]) for t in targets) == [
+        ("node", f"127.0.0.1:{proc.port}", "15s"),
+        ("pharos", f"127.0.0.1:{proc.port}", "15s"),
     ]
+    node = proc.client.get("/agent/metrics")
+    assert node.status_code == 200 and "node_memory_MemTotal_bytes" in node.text
     assert (tmp_path / "pharos-data").is_dir()
     assert proc.url in proc.log()
+    assert proc.stop() == 0
+
+
+def test_up_collects_the_logs_files(start_pharos: Start, tmp_path: Path) -> None:
+    app_log = tmp_path / "app.log"
+    app_log.write_text("first line\n")
+    proc = start_pharos("up", "--data-dir", "pharos-data", "--logs", str(tmp_path / "*.log"))
+    with app_log.open("a") as f:
+        f.write("second line\n")
+
+    def collected() -> list[str]:
+        resp = proc.client.get(
+            "/loki/api/v1/query_range", params={"query": f'{{filename="{app_log}"}}', "direction": "forward"}
+        )
+        return [v[1] for s in resp.json()["data"]["result"] for v in s["values"]]
+
+    wait_for(lambda: collected() == ["first line", "second line"], timeout=30)
     assert proc.stop() == 0
 
 

@@ -373,10 +373,25 @@ class LogsConfig(_Model):
 
 class PharosConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    rule_files: list[str] = Field(default_factory=list)  # Prometheus rule files (globs, pharos.rules)
+    alerting: AlertingConfig | None = None  # where rules send alerts (pharos.rules.notifier)
     scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     alertmanager: dict[str, Any] | None = None  # an alertmanager.yml body (pharos.alertmanager.config)
+    agent: dict[str, Any] = Field(default_factory=dict)  # the node agent's options (pharos.agent.runner)
+
+    @field_validator("agent")
+    @classmethod
+    def _agent_keys(cls, section: dict[str, Any]) -> dict[str, Any]:
+        """Every key of `agent:` must be an option of the agent."""
+        from pharos.agent.runner import AgentOptions
+
+        known = set(AgentOptions.__dataclass_fields__) - {"config"}
+        for key in section:
+            if key not in known:
+                fail(f"unknown agent option {key!r}", key)
+        return section
 
     @model_validator(mode="after")
     def _scrape_defaults(self) -> PharosConfig:
@@ -400,3 +415,27 @@ class PharosConfig(_Model):
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
         """The scrape config of `job_name`, if any."""
         return next((sc for sc in self.scrape_configs if sc.job_name == job_name), None)
+
+
+class AlertmanagerEndpointConfig(_Model):
+    """One `alerting.alertmanagers` entry (Prometheus's AlertmanagerConfig)."""
+
+    static_configs: list[StaticConfig] = Field(default_factory=list)
+    path_prefix: str = ""
+    scheme: Literal["http", "https"] = "http"
+    api_version: Literal["v2"] = "v2"
+    timeout: Duration = 10.0
+    basic_auth: BasicAuth | None = None
+    authorization: dict[str, str] | None = None
+    tls_config: TLSConfig | None = None
+    relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+
+
+class AlertingConfig(_Model):
+    """Prometheus's `alerting:` section: Alertmanagers and alert relabelling."""
+
+    alertmanagers: list[AlertmanagerEndpointConfig] = Field(default_factory=list)
+    alert_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+
+
+PharosConfig.model_rebuild()

@@ -40,12 +40,14 @@ class Component(Protocol):
 
 def build_components(runtime: Runtime) -> list[Component]:
     """The subsystems of this server, in start order (stopped in reverse)."""
+    from pharos.agent.component import EmbeddedAgentComponent  # `pharos up`: this machine's agent
     from pharos.alertmanager.component import AlertmanagerComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
     from pharos.web import WebComponent  # the UI at / and the dashboards API (data dir at start)
 
     return [
         LogsComponent(runtime),
+        *([EmbeddedAgentComponent(runtime)] if runtime.opts.mode == "up" else []),
         WebComponent(),
         AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers
     ]

@@ -28,6 +28,7 @@ def run(
     listen: str,
     prometheus_config: Path | None = None,
     alertmanager_config: Path | None = None,
+    agent_logs: list[str] | None = None,
     announce: Announce | None = None,
 ) -> None:
     """Run `pharos up` (mode "up": self-scrape without config) or `pharos server`."""
@@ -43,6 +44,7 @@ def run(
         prometheus_config=prometheus_config,
         alertmanager_config=alertmanager_config,
         self_scrape=mode == "up",
+        agent_logs=list(agent_logs or []),
         mode=mode,
     )
     try:

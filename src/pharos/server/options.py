@@ -13,6 +13,7 @@ from pharos.metrics.tsdb.db import TSDBOptions
 DEFAULT_LISTEN = "127.0.0.1:9494"
 DEFAULT_DATA_DIR = Path("pharos-data")
 SELF_SCRAPE_INTERVAL = "15s"
+AGENT_METRICS_PATH = "/agent/metrics"  # where `pharos up` serves its embedded agent's node metrics
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ServerOptions:
     prometheus_config: Path | None = None
     alertmanager_config: Path | None = None
     self_scrape: bool = False  # `pharos up` with no config scrapes itself
+    agent_logs: list[str] = field(default_factory=list)  # `pharos up --logs GLOB`: files the local agent tails
     mode: str = "server"
     extra_flags: dict[str, str] = field(default_factory=dict)
 
@@ -80,7 +82,8 @@ def _local_host(host: str) -> str:
 
 
 def self_scrape_yaml(opts: ServerOptions) -> str:
-    """The config `pharos up` runs with when given none: scrape itself every 15s."""
+    """The config `pharos up` runs with when given none: scrape itself and its embedded agent's
+    node metrics every 15s."""
     target = f"{_bracket(_local_host(opts.host))}:{opts.port}"
     return (
         "global:\n"
@@ -88,6 +91,11 @@ def self_scrape_yaml(opts: ServerOptions) -> str:
         "scrape_configs:\n"
         "  - job_name: pharos\n"
         f"    scrape_interval: {SELF_SCRAPE_INTERVAL}\n"
+        "    static_configs:\n"
+        f"      - targets: ['{target}']\n"
+        "  - job_name: node\n"
+        f"    scrape_interval: {SELF_SCRAPE_INTERVAL}\n"
+        f"    metrics_path: {AGENT_METRICS_PATH}\n"
         "    static_configs:\n"
         f"      - targets: ['{target}']\n"
     )
