@@ -139,7 +139,7 @@ def _before(a: Labels, b: Labels) -> bool:
 def go_time(t: datetime) -> str:
     """Go's time.Time JSON (RFC 3339 with nanoseconds, trailing zeros trimmed), in UTC."""
     t = t.astimezone(UTC)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    base = _stamp(t)
     frac = f"{t.microsecond:06d}".rstrip("0")
     return f"{base}{'.' + frac if frac else ''}Z"
 
@@ -147,7 +147,12 @@ def go_time(t: datetime) -> str:
 def api_time(t: datetime) -> str:
     """API v2 (go-openapi strfmt.DateTime): milliseconds, UTC."""
     t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return f"{_stamp(t)}.{t.microsecond // 1000:03d}Z"
+
+
+def _stamp(t: datetime) -> str:
+    """YYYY-MM-DDTHH:MM:SS with a four-digit year (strftime does not pad year 1)."""
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
 def parse_time(text: str) -> datetime:
