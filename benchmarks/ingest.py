@@ -227,7 +227,7 @@ def summarise(side: Side, expected_series: int) -> dict[str, Any]:
 
 
 def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     if {"pharos", "prometheus"} - results.keys():
         return out
     for key, floor, target in CHECKS:

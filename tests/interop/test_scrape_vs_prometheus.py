@@ -38,7 +38,7 @@ REQUESTS = 'app_requests_total{method="GET",code="200"}'
 # test with Prometheus in pharos' place), so every difference is a pharos difference.
 EXCLUDED_NAMES: frozenset[str] = frozenset()
 
-Series = frozenset[tuple[str, str]]
+Series = frozenset[frozenset[tuple[str, str]]]
 
 
 def start_targets(procs: Procs, node_port: int, app_port: int) -> None:
