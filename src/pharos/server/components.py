@@ -43,11 +43,11 @@ def build_components(runtime: Runtime) -> list[Component]:
     from pharos.agent.component import EmbeddedAgentComponent  # `pharos up`: this machine's agent
     from pharos.alertmanager.component import AlertmanagerComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
-    from pharos.web import WebComponent  # the UI at / and the dashboards API (data dir at start)
+    from pharos.web import WebComponent  # the UI at / and the dashboards API
 
     return [
         LogsComponent(runtime),
         *([EmbeddedAgentComponent(runtime)] if runtime.opts.mode == "up" else []),
-        WebComponent(),
+        WebComponent(runtime.opts.data_dir),
         AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers
     ]
