@@ -8,7 +8,7 @@ import { formatDate, parseDuration, type ResolvedRange } from "../lib/time";
 import { cssColor, formatValue, thresholdColor } from "../lib/units";
 import { computeInterval, formatLegend, interpolate, rateInterval, seriesName, type VariableValues } from "../lib/variables";
 import { Chart, PALETTE, alignMatrix, type ChartData, type DrawMode } from "./chart";
-import { queryLogs } from "../lib/loki";
+import { lokiMetricQuery, queryLogs } from "../lib/loki";
 
 export interface PanelContext {
   range: ResolvedRange;
@@ -162,7 +162,8 @@ export class PanelView {
         this.el.dataset.state = "data";
         return;
       }
-      if (p.type === "logs" || p.pharosDatasource === "loki") {
+      const loki = p.pharosDatasource === "loki";
+      if (p.type === "logs") {
         await this.loadLogs(ctx, abort.signal);
         return;
       }
@@ -193,7 +194,13 @@ export class PanelView {
         targets.map(async (t): Promise<{ t: Target; data: QueryData; instant: boolean }> => {
           const expr = interpolate(t.expr!, ctx.vars, builtins);
           const instant = wantsInstant(t);
-          const data = await limited(() => (instant ? prom.query(expr, ctx.range.end, abort.signal) : prom.queryRange(expr, ctx.range.start, ctx.range.end, step, abort.signal)));
+          const data = await limited(() =>
+            loki
+              ? lokiMetricQuery(expr, ctx.range, step, abort.signal)
+              : instant
+                ? prom.query(expr, ctx.range.end, abort.signal)
+                : prom.queryRange(expr, ctx.range.start, ctx.range.end, step, abort.signal),
+          );
           return { t, data, instant };
         }),
       );

@@ -1,6 +1,6 @@
 // Loki API client (pharos serves it): query_range for streams, labels, tail WebSocket.
 
-import { ApiError, getJSON } from "./api";
+import { ApiError, getJSON, type QueryData } from "./api";
 import type { ResolvedRange } from "./time";
 
 export interface LogLine {
@@ -111,3 +111,16 @@ export const loki = {
   labels: (range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/labels${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
   labelValues: (name: string, range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/label/${encodeURIComponent(name)}/values${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
 };
+
+/** A LogQL metric query over a range (Loki answers a Prometheus-shaped matrix). */
+export async function lokiMetricQuery(expr: string, range: ResolvedRange, stepMs: number, signal?: AbortSignal): Promise<QueryData> {
+  const p = new URLSearchParams({
+    query: expr,
+    start: `${BigInt(range.start) * 1_000_000n}`,
+    end: `${BigInt(range.end) * 1_000_000n}`,
+    step: String(stepMs / 1000),
+  });
+  const r = await getJSON<{ data: QueryData }>(`/loki/api/v1/query_range?${p}`, signal);
+  if (r.data.resultType === ("streams" as string)) return { resultType: "matrix", result: [] };
+  return r.data;
+}
