@@ -194,6 +194,29 @@ def _progress() -> Progress:
     )
 
 
+@check_app.command("rules")
+def check_rules(files: Annotated[list[Path], typer.Argument(help="Prometheus rule files")]) -> None:
+    """Validate rule files as `promtool check rules` does (exit 1 if one does not load)."""
+    from pharos.rules.check import check_rule_files
+
+    code = check_rule_files([str(f) for f in files], print, lambda m: print(m, file=sys.stderr))
+    raise typer.Exit(code)
+
+
+_test_app = typer.Typer(help="Run unit tests.", no_args_is_help=True)
+app.add_typer(_test_app, name="test")
+
+
+@_test_app.command("rules")
+def test_rules(files: Annotated[list[Path], typer.Argument(help="promtool rule unit-test files")]) -> None:
+    """Run promtool-format rule unit tests (exit 1 if one fails)."""
+    from pharos.rules.ruletest import run_rule_tests
+
+    logging.getLogger("pharos.rules").setLevel(logging.ERROR)
+    code = run_rule_tests([str(f) for f in files], print, lambda m: print(m, file=sys.stderr))
+    raise typer.Exit(code)
+
+
 @check_app.command("config")
 def check_config(file: Annotated[Path, typer.Argument(help="pharos.yml or prometheus.yml")]) -> None:
     """Validate a config file: exit 0 when it loads, 1 with one line per problem otherwise."""

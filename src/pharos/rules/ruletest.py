@@ -23,6 +23,7 @@ from pharos.config.units import format_duration, parse_duration
 from pharos.metrics.model import Labels, make_labels
 from pharos.metrics.promql.memory import MemoryQuerier
 from pharos.metrics.promql.promqltest import parse_labels, parse_values
+from pharos.rules.api import go_float_e as go_float_lower_e
 from pharos.rules.group import Group, GroupOptions
 from pharos.rules.rule import AlertContext, AlertingRule, AlertState, RuleEvalError
 from pharos.rules.rulefile import GroupDef, RuleFileError, _Decoder, load_rule_file
@@ -96,16 +97,7 @@ def go_duration(ms: int) -> str:
 
 def go_float_e(v: float) -> str:
     """strconv.FormatFloat(v, 'E', -1, 64)."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    mant, _, exp = f"{v:.16E}".partition("E")
-    shortest = repr(v)
-    digits = shortest.replace("-", "").split("e")[0].replace(".", "").lstrip("0").rstrip("0") or "0"
-    mant = ("-" if v < 0 else "") + digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    e = int(exp) if v != 0 else 0
-    return f"{mant}E{'+' if e >= 0 else '-'}{abs(e):02d}"
+    return go_float_lower_e(v).replace("e", "E")
 
 
 def _indent(text: str, indent: str) -> str:

@@ -1,0 +1,116 @@
+"""The rules subsystem as a server Component: rule groups, notifier and their HTTP API.
+
+Where alerts go: the Alertmanagers of `alerting.alertmanagers`; when the config has no
+`alerting` section and the server runs pharos' own Alertmanager (a component named
+"alertmanager"), alerts go to the server's own `/api/v2/alerts` — see
+`builtin_alertmanager_urls`.
+
+LogQL rule groups (Loki ruler) are not evaluated yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pharos.rules.api import rules_router
+from pharos.rules.group import GroupOptions
+from pharos.rules.manager import Clock, RuleManager, load_groups, resolve_rule_files
+from pharos.rules.notifier import Notifier
+from pharos.rules.rule import AlertContext
+from pharos.rules.rulefile import RuleFileError
+from pharos.rules.storage import TSDBStorage
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pharos.config.loader import LoadedConfig
+    from pharos.server.runtime import Runtime
+
+log = logging.getLogger("pharos.rules")
+BUILTIN_ALERTMANAGER_COMPONENT = "alertmanager"
+
+
+class RulesConfigError(Exception):
+    """Rule files that do not load; the message lists file:line reasons."""
+
+
+def builtin_alertmanager_urls(runtime: Any, loaded: LoadedConfig) -> list[str]:
+    """The hook for pharos' own Alertmanager: its URL when `alerting` is absent and the server
+    has a component named "alertmanager" (the built-in one), else nothing."""
+    if loaded.config.alerting is not None:
+        return []
+    names = {getattr(c, "name", "") for c in getattr(runtime, "components", [])}
+    if BUILTIN_ALERTMANAGER_COMPONENT not in names:
+        return []
+    return [runtime.opts.url.rstrip("/") + "/api/v2/alerts"]
+
+
+class RulesComponent:
+    """Rule evaluation, alert notification, /api/v1/rules and /api/v1/alerts."""
+
+    name = "rules"
+
+    def __init__(self, runtime: Any = None, clock: Clock | None = None) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.manager: RuleManager | None = None
+        self.notifier = Notifier()
+        self._lock = asyncio.Lock()
+
+    def register(self, app: FastAPI) -> None:
+        """Mount the rules API."""
+        app.include_router(rules_router(lambda: self.manager))
+
+    async def start(self, runtime: Runtime) -> None:
+        """Create the manager on the open TSDB and load the rules of the running config."""
+        self.runtime = runtime
+        assert runtime.tsdb is not None
+        manager = RuleManager(TSDBStorage(runtime.tsdb), self.clock, self.notifier.send)
+        self.notifier.start()
+        try:
+            await self._apply(manager, runtime.loaded)
+        except RulesConfigError as exc:
+            log.error("rule files not loaded: %s", exc)
+        self.manager = manager
+
+    async def apply_config(self, loaded: LoadedConfig) -> None:
+        """Reload rule files; a bad file raises and the running rules stay."""
+        if self.manager is None:
+            return
+        await self._apply(self.manager, loaded)
+
+    async def _apply(self, manager: RuleManager, loaded: LoadedConfig) -> None:
+        async with self._lock:
+            cfg = loaded.config
+            base = Path(loaded.path).resolve().parent if loaded.path else None
+            files = resolve_rule_files(cfg.rule_files, base)
+            try:
+                defs = await asyncio.to_thread(load_groups, files)
+            except RuleFileError as exc:
+                raise RulesConfigError("\n".join(exc.messages)) from None
+            external_url = self._external_url()
+            ext = dict(cfg.global_.external_labels)
+            self.notifier.configure(cfg.alerting, ext, external_url,
+                                    builtin_alertmanager_urls(self.runtime, loaded))
+            opts = GroupOptions(
+                interval_ms=round(cfg.global_.evaluation_interval * 1000),
+                alert_ctx=AlertContext(ext, external_url),
+            )
+            await manager.update(defs, opts)
+            log.info("loaded %d rule groups from %d files", len(defs), len(files))
+
+    def _external_url(self) -> str:
+        opts = getattr(self.runtime, "opts", None)
+        return str(getattr(opts, "url", "")) if opts is not None else ""
+
+    async def maintain(self) -> None:
+        """Nothing periodic beyond the group loops."""
+
+    async def stop(self) -> None:
+        """Stop evaluating and deliver nothing more."""
+        if self.manager is not None:
+            await self.manager.stop()
+        await self.notifier.stop()
