@@ -31,6 +31,7 @@ APP = Path(__file__).with_name("promclient_app.py")
 SCRAPE_SECONDS = 16  # how long both scrape before we compare
 TICKS = 'app_ticks_total{unit="quarter"}'
 REQUESTS = 'app_requests_total{method="GET",code="200"}'
+SLACK_MS = 300  # scrape start vs. the moment the app renders its page, either scraper
 
 # Series that may legitimately differ between two scrapers of the same targets. Keep minimal.
 # None today: with node_exporter's default collectors and the app above, two Prometheus
@@ -109,11 +110,13 @@ def check_ticks(prom: dict[int, float], pharos: dict[int, float], start_ms: int,
 
 def check_requests(prom: dict[int, float], pharos: dict[int, float], window_s: float) -> None:
     """The steadily incremented counter: scraped at different instants, so every pharos sample
-    must lie between the Prometheus samples around it, and both sample every scrape."""
+    must lie between the Prometheus samples around it, and both sample every scrape. A sample's
+    timestamp is its scrape's start, the value is read a little later: Prometheus samples
+    closer than SLACK_MS to a pharos one are not used to bound it."""
     p_ts = sorted(prom)
     for t, v in sorted(pharos.items()):
-        before = [prom[x] for x in p_ts if x <= t]
-        after = [prom[x] for x in p_ts if x >= t]
+        before = [prom[x] for x in p_ts if x <= t - SLACK_MS]
+        after = [prom[x] for x in p_ts if x >= t + SLACK_MS]
         if before and after:
             assert before[-1] <= v <= after[0], (t, v, before[-1], after[0])
     assert all(not math.isnan(v) for v in pharos.values())
