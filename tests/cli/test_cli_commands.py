@@ -30,10 +30,10 @@ def test_check_config_ok(tmp_path: Path) -> None:
 
 def test_check_config_prints_warnings_and_stays_ok(tmp_path: Path) -> None:
     config = tmp_path / "pharos.yml"
-    config.write_text(GOOD + "remote_write:\n  - url: http://x\n")
+    config.write_text(GOOD + "remote_read:\n  - url: http://x\n")
     result = run_cli("check", "config", str(config))
     assert result.returncode == 0
-    assert "warning" in result.stdout and "remote_write" in result.stdout
+    assert "warning" in result.stdout and "remote_read" in result.stdout
 
 
 def test_check_config_broken_names_file_line_key(tmp_path: Path) -> None:

@@ -161,8 +161,8 @@ def test_unsupported_fields_are_warnings_with_lines() -> None:
         global:
           scrape_interval: 15s
           query_log_file: q.log
-        rule_files: [rules.yml]
-        remote_write:
+        tracing: {endpoint: x}
+        remote_read:
           - url: http://x
         scrape_configs:
           - job_name: k
@@ -174,8 +174,8 @@ def test_unsupported_fields_are_warnings_with_lines() -> None:
     """))
     assert loaded.warnings == [
         "pharos.yml:4: global.query_log_file: not supported by pharos, ignored",
-        "pharos.yml:5: rule_files: not supported by pharos, ignored",
-        "pharos.yml:6: remote_write: not supported by pharos, ignored",
+        "pharos.yml:5: tracing: not supported by pharos, ignored",
+        "pharos.yml:6: remote_read: not supported by pharos, ignored",
         'pharos.yml:10: scrape_configs[0].scrape_intervall: not supported by pharos, ignored '
         '(did you mean "scrape_interval"?)',
         "pharos.yml:11: scrape_configs[0].kubernetes_sd_configs: not supported by pharos, ignored",
@@ -314,6 +314,8 @@ def test_real_prometheus_yml(tmp_path: Path) -> None:
                 - targets: ['localhost:9093']
         rule_files:
           - "first_rules.yml"
+        remote_read:
+          - url: "http://localhost:9201/read"
         scrape_configs:
           - job_name: "prometheus"
             static_configs:
@@ -333,7 +335,7 @@ def test_real_prometheus_yml(tmp_path: Path) -> None:
                 action: drop
     """, "prometheus.yml")
     loaded = load_config(path)
-    assert [w.split(": ")[1] for w in loaded.warnings] == ["alerting", "rule_files"]
+    assert [w.split(": ")[1] for w in loaded.warnings] == ["remote_read"]
     cfg = loaded.config
     assert cfg.global_.external_labels == {"monitor": "codelab-monitor"}
     assert [sc.job_name for sc in cfg.scrape_configs] == ["prometheus", "node"]
@@ -341,10 +343,10 @@ def test_real_prometheus_yml(tmp_path: Path) -> None:
 
 
 def test_check_config(tmp_path: Path) -> None:
-    good = write(tmp_path, "rule_files: [x.yml]\nscrape_configs:\n- job_name: a\n", "good.yml")
+    good = write(tmp_path, "remote_read: [{url: 'http://x'}]\nscrape_configs:\n- job_name: a\n", "good.yml")
     ok, messages = check_config(good)
     assert ok
-    assert messages[0] == f"warning: {good}:1: rule_files: not supported by pharos, ignored"
+    assert messages[0] == f"warning: {good}:1: remote_read: not supported by pharos, ignored"
     assert "OK (1 scrape config)" in messages[-1]
     bad = write(tmp_path, "scrape_configs:\n- job_name: a\n  scrape_timeout: nope\n", "bad.yml")
     ok, messages = check_config(bad)

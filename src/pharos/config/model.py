@@ -371,6 +371,41 @@ class LogsConfig(_Model):
     overrides: dict[str, LogLimitsConfig] = Field(default_factory=dict)
 
 
+class QueueConfig(_Model):
+    """`remote_write[].queue_config` (Prometheus's names and defaults)."""
+
+    capacity: int = Field(default=2500, gt=0)
+    max_shards: int = Field(default=4, gt=0)  # pharos runs a fixed number of shards (min of the two)
+    min_shards: int = Field(default=1, gt=0)
+    max_samples_per_send: int = Field(default=2000, gt=0)
+    batch_send_deadline: Duration = 5.0
+    min_backoff: Duration = 0.03
+    max_backoff: Duration = 5.0
+    retry_on_http_429: bool = True
+    max_pending_samples: int = Field(default=10_000_000, gt=0)  # pharos: memory bound per queue
+
+
+class RemoteWriteConfig(_Model):
+    """One `remote_write` entry in Prometheus's format."""
+
+    url: str
+    name: str = ""
+    remote_timeout: Duration = 30.0
+    headers: dict[str, str] = Field(default_factory=dict)
+    write_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+    basic_auth: BasicAuth | None = None
+    authorization: dict[str, str] | None = None
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    queue_config: QueueConfig = Field(default_factory=QueueConfig)
+
+
+class PushgatewayConfig(_Model):
+    """pharos' `pushgateway:` section: an optional default lifetime for pushed groups."""
+
+    group_ttl: OptDuration = None
+
+
 class PharosConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     rule_files: list[str] = Field(default_factory=list)  # Prometheus rule files (globs, pharos.rules)
@@ -379,6 +414,8 @@ class PharosConfig(_Model):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     alertmanager: dict[str, Any] | None = None  # an alertmanager.yml body (pharos.alertmanager.config)
+    remote_write: list[RemoteWriteConfig] = Field(default_factory=list)
+    pushgateway: PushgatewayConfig = Field(default_factory=PushgatewayConfig)
     agent: dict[str, Any] = Field(default_factory=dict)  # the node agent's options (pharos.agent.runner)
 
     @field_validator("agent")

@@ -16,6 +16,7 @@ from pharos import __version__
 from pharos.metrics import api
 from pharos.metrics.promql.http import query_router
 from pharos.metrics.tsdb.db import TSDB
+from pharos.monitors import promql as monitor_functions
 from pharos.server.runtime import ReloadError, Runtime
 from pharos.server.selfmetrics import CONTENT_TYPE, SelfMetrics
 
@@ -72,7 +73,9 @@ def _lifecycle_routes(app: FastAPI, runtime: Runtime) -> None:
 
 
 def _mount_queries(app: FastAPI, runtime: Runtime) -> None:
-    """Mount the PromQL endpoints (/api/v1/query, query_range, format_query, parse_query)."""
+    """Mount the PromQL endpoints (/api/v1/query, query_range, format_query, parse_query), with
+    pharos' monitor functions (anomaly, forecast, outliers) registered in the engine."""
+    monitor_functions.register()
 
     def querier() -> TSDB:
         if runtime.tsdb is None:

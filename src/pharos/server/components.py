@@ -35,7 +35,10 @@ class Component(Protocol):
         """Periodic housekeeping (about once a minute); heavy work goes to a worker thread."""
 
     async def stop(self) -> None:
-        """Stop background tasks and close storage (called before the TSDB closes)."""
+        """Stop background tasks and close storage (called before the TSDB closes; also called
+        when `start` never ran, so it must cope with that)."""
+
+    # Optional: `def metrics_text(self) -> str` adds exposition text to the server's /metrics.
 
 
 def build_components(runtime: Runtime) -> list[Component]:
@@ -43,11 +46,13 @@ def build_components(runtime: Runtime) -> list[Component]:
     from pharos.agent.component import EmbeddedAgentComponent  # `pharos up`: this machine's agent
     from pharos.alertmanager.component import AlertmanagerComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
+    from pharos.metrics.push_component import PushIngestComponent  # pushgateway, remote, OTLP
     from pharos.rules.component import RulesComponent
     from pharos.web import WebComponent  # the UI at / and the dashboards API
 
     return [
         LogsComponent(runtime),
+        PushIngestComponent(runtime),
         *([EmbeddedAgentComponent(runtime)] if runtime.opts.mode == "up" else []),
         WebComponent(runtime.opts.data_dir),
         AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers

@@ -139,14 +139,14 @@ class Runtime:
                 except Exception as exc:
                     self._reload_failed([f"applying the scrape config: {exc}"])
                     raise ReloadError(str(exc)) from exc
+            self._apply_storage(loaded)
+            self.loaded = loaded  # components read the new config through the runtime too
             for component in self.components:
                 try:
                     await component.apply_config(loaded)
                 except Exception as exc:
                     self._reload_failed([f"applying the {component.name} config: {exc}"])
                     raise ReloadError(str(exc)) from exc
-            self._apply_storage(loaded)
-            self.loaded = loaded
             self.reload_success = True
             self.last_config_time = time.time()
             log.info("configuration reloaded")

@@ -91,11 +91,13 @@ class SelfMetrics:
     """Renders the exposition text for GET /metrics."""
 
     def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.collector = ServerCollector(runtime)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
 
     async def render(self) -> bytes:
-        """Process-wide metrics followed by this server's."""
+        """Process-wide metrics, this server's, then those of components with `metrics_text()`."""
         await asyncio.to_thread(self.collector.refresh)
-        return generate_latest(REGISTRY) + generate_latest(self.registry)
+        extra = "".join(c.metrics_text() for c in self.runtime.components if hasattr(c, "metrics_text"))
+        return generate_latest(REGISTRY) + generate_latest(self.registry) + extra.encode()

@@ -6,36 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from pharos.config.units import parse_duration
 from pharos.metrics.model import METRIC_NAME, STALE_NAN, Labels, make_labels
 from pharos.metrics.pushgateway.store import GroupStore
 
 log = logging.getLogger("pharos.pushgateway")
 SAVE_INTERVAL_S = 1.0
-
-
-def raw_section(runtime: Any, name: str) -> Any:
-    """A top-level section of the config text in force (sections the config model lacks)."""
-    text = getattr(getattr(runtime, "loaded", None), "text", "") or ""
-    doc = _parsed_yaml(text)
-    return doc.get(name) if isinstance(doc, dict) else None
-
-
-@functools.lru_cache(maxsize=4)
-def _parsed_yaml(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
 
 
 class PushgatewayService:
@@ -58,13 +40,8 @@ class PushgatewayService:
 
     def default_ttl(self) -> float | None:
         """`pushgateway: {group_ttl: 1h}` in pharos.yml; None (never expire) by default."""
-        section = raw_section(self.runtime, "pushgateway")
-        if isinstance(section, dict) and section.get("group_ttl"):
-            try:
-                return parse_duration(str(section["group_ttl"]))
-            except ValueError:
-                log.error("pushgateway.group_ttl: invalid duration %r", section["group_ttl"])
-        return None
+        ttl: float | None = self.runtime.loaded.config.pushgateway.group_ttl
+        return ttl or None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

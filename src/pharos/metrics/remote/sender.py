@@ -19,8 +19,9 @@ import cramjam
 import numpy as np
 
 from pharos import __version__
+from pharos.config.model import RemoteWriteConfig
 from pharos.metrics.model import Labels, make_labels
-from pharos.metrics.remote.config import RemoteWriteConfig
+from pharos.metrics.remote.config import auth_headers, queue_name
 from pharos.metrics.remote.schema import Label, Sample, WriteRequest
 from pharos.metrics.scrape.relabel import compile_relabel
 from pharos.metrics.tsdb.wal import SampleRecord
@@ -83,7 +84,7 @@ class QueueManager:
 
     def __init__(self, cfg: RemoteWriteConfig, labels_of: LabelsOf, external: dict[str, str]) -> None:
         self.cfg = cfg
-        self.name = cfg.queue_name()
+        self.name = queue_name(cfg)
         self.labels_of = labels_of
         self.external = external
         self.relabel = compile_relabel(cfg.write_relabel_configs)
@@ -214,7 +215,7 @@ class QueueManager:
     def _headers(self) -> dict[str, str]:
         return {
             **self.cfg.headers,
-            **self.cfg.auth_headers(),
+            **auth_headers(self.cfg),
             "Content-Encoding": "snappy",
             "Content-Type": "application/x-protobuf",
             "User-Agent": f"pharos/{__version__}",
