@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import promql_parser as pp
+import xxhash
 
 from pharos.metrics.model import METRIC_NAME, Labels
 from pharos.metrics.promql import labels as lb
@@ -162,17 +163,9 @@ def _limit_ratio(vec: Vector, ratio: np.ndarray) -> Vector:
 
 
 def _hash_ratio(labels: Labels) -> float:
-    """A series' position in [0, 1) derived from a hash of its labels, as Prometheus does."""
-    try:
-        import xxhash  # type: ignore[import-not-found]
-
-        data = b"".join(n.encode() + b"\xff" + v.encode() + b"\xff" for n, v in labels)
-        return xxhash.xxh64_intdigest(data) / float(2**64 - 1)
-    except ImportError:  # pragma: no cover - a deterministic fallback
-        import hashlib
-
-        digest = hashlib.blake2b(repr(labels).encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") / float(2**64 - 1)
+    """A series' position in [0, 1): xxhash64 of its labels (Prometheus's label-set hash)."""
+    data = b"".join(n.encode() + b"\xff" + v.encode() + b"\xff" for n, v in labels)
+    return xxhash.xxh64_intdigest(data) / float(2**64 - 1)
 
 
 def format_value(f: float) -> str:
