@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from pharos.metrics.api.responses import go_time
 from pharos.rules.group import Group
 from pharos.rules.manager import RuleManager
 from pharos.rules.rule import Alert, AlertingRule, AlertState, RecordingRule, Rule
+from pharos.rules.template import go_float
 
 
 def go_float_e(v: float) -> str:
@@ -33,13 +35,26 @@ def go_float_e(v: float) -> str:
     return f"{sign}{body}e{'+' if e >= 0 else '-'}{abs(e):02d}"
 
 
+_NUMBER = re.compile(r"(?<![\w.\]])(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.])")
+
+
 def query_string(rule: Rule) -> str:
-    """The rule's expression as Prometheus prints it (normalised)."""
+    """The rule's expression as Prometheus prints it (normalised; numbers as Go prints them)."""
     try:
         text = rule.d.node.prettify()
     except Exception:
         return rule.d.expr
-    return text if "\n" not in text else rule.d.expr
+    if "\n" in text:
+        return rule.d.expr
+    parts = re.split(r'("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)', text)
+    for i in range(0, len(parts), 2):
+        parts[i] = _NUMBER.sub(lambda m: go_float(float(m.group(1))), parts[i])
+    return "".join(parts)
+
+
+def _num(v: float) -> float | int:
+    """A JSON number as Go writes a float64 (no `.0`)."""
+    return int(v) if math.isfinite(v) and v == int(v) else v
 
 
 def alert_doc(a: Alert) -> dict[str, Any]:
@@ -74,8 +89,8 @@ def rule_doc(rule: Rule) -> dict[str, Any]:
         "state": str(rule.firing_state()),
         "name": rule.name,
         "query": query_string(rule),
-        "duration": rule.hold_ms / 1000,
-        "keepFiringFor": rule.keep_firing_ms / 1000,
+        "duration": _num(rule.hold_ms / 1000),
+        "keepFiringFor": _num(rule.keep_firing_ms / 1000),
         "labels": dict(sorted(rule.labels.items())),
         "annotations": dict(sorted(rule.d.annotations.items())),
         "alerts": [alert_doc(a) for a in active_alerts(rule)],
@@ -90,7 +105,7 @@ def group_doc(g: Group, rules: list[Rule]) -> dict[str, Any]:
         "name": g.name,
         "file": g.file,
         "rules": [rule_doc(r) for r in rules],
-        "interval": g.interval_ms / 1000,
+        "interval": _num(g.interval_ms / 1000),
         "limit": g.d.limit,
         "evaluationTime": g.evaluation_s,
         "lastEvaluation": go_time(g.last_evaluation_ms / 1000),

@@ -174,5 +174,5 @@ class RuleManager:
             self.on_eval(g)
 
     def sorted_groups(self) -> list[Group]:
-        """Groups in file order, then by name order as loaded."""
-        return list(self.groups.values())
+        """Groups ordered by file, then name (as Prometheus lists them)."""
+        return sorted(self.groups.values(), key=lambda g: (g.file, g.name))
