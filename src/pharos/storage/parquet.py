@@ -25,11 +25,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pharos.storage.backend import BlockInfo, SampleRun
+from pharos.storage.labelcodec import decode_label_blob, encode_label_blob
 
 log = logging.getLogger("pharos.storage")
 
@@ -78,6 +78,16 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def catalog_table(first_ref: int, labels: Sequence[Sequence[str]]) -> pa.Table:
+    """A series catalog: refs from `first_ref` on, each with its encoded labels."""
+    return pa.table(
+        {
+            "ref": pa.array(np.arange(first_ref, first_ref + len(labels), dtype=np.uint32)),
+            "labels": pa.array([encode_label_blob(flat) for flat in labels], pa.binary()),
+        }
+    )
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, **options: object) -> int:
@@ -367,14 +377,10 @@ class ParquetBackend:
         if not labels:
             return
         end = first_ref + len(labels)
-        table = pa.table(
-            {
-                "ref": pa.array(np.arange(first_ref, end, dtype=np.uint32)),
-                "labels": pa.array([orjson.dumps(list(flat)) for flat in labels], pa.binary()),
-            }
-        )
         write_parquet_atomic(
-            table, self.series_dir / f"{first_ref:010d}-{end:010d}.parquet", compression="zstd"
+            catalog_table(first_ref, labels),
+            self.series_dir / f"{first_ref:010d}-{end:010d}.parquet",
+            compression="zstd",
         )
 
     def load_series(self) -> Iterator[tuple[int, list[str]]]:
@@ -388,7 +394,7 @@ class ParquetBackend:
                 if ref < next_ref:
                     continue
                 next_ref = ref + 1
-                yield ref, orjson.loads(blob)
+                yield ref, decode_label_blob(blob)
 
     def save_series_state(self, last_ts: np.ndarray, last_bits: np.ndarray) -> None:
         """Snapshot per-series newest timestamp and value bits (written at each head flush)."""
@@ -427,13 +433,7 @@ class ParquetBackend:
         name = uuid.uuid4().hex
         tmp = self.import_dir / f".tmp-{name}"
         tmp.mkdir()
-        catalog = pa.table(
-            {
-                "ref": pa.array(np.arange(len(labels), dtype=np.uint32)),
-                "labels": pa.array([orjson.dumps(list(flat)) for flat in labels], pa.binary()),
-            }
-        )
-        write_parquet_atomic(catalog, tmp / "series.parquet", compression="zstd")
+        write_parquet_atomic(catalog_table(0, labels), tmp / "series.parquet", compression="zstd")
         data = pa.table(
             {"series": pa.array(run.series, pa.uint32()), "ts": run.ts, "value": run.values},
             schema=SAMPLE_SCHEMA,
@@ -449,7 +449,7 @@ class ParquetBackend:
 
     def read_import(self, unit: Path) -> tuple[list[list[str]], SampleRun]:
         catalog = pq.read_table(unit / "series.parquet")
-        labels = [orjson.loads(b) for b in catalog.column("labels").to_pylist()]
+        labels = [decode_label_blob(b) for b in catalog.column("labels").to_pylist()]
         data = pq.read_table(unit / "data.parquet")
         run = SampleRun(
             data.column("series").to_numpy().astype(np.uint32),

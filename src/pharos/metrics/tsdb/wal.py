@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import orjson
+
+from pharos.storage.labelcodec import decode_label_blob, encode_label_blob
 
 log = logging.getLogger("pharos.tsdb")
 
@@ -46,7 +47,7 @@ class SampleRecord:
 def encode_series(entries: Sequence[tuple[int, Sequence[str]]]) -> bytes:
     parts = [_U32.pack(len(entries))]
     for ref, flat in entries:
-        blob = orjson.dumps(list(flat))
+        blob = encode_label_blob(flat)
         parts.append(struct.pack("<II", ref, len(blob)))
         parts.append(blob)
     return _record(SERIES, b"".join(parts))
@@ -76,7 +77,7 @@ def _decode_series(payload: memoryview) -> list[tuple[int, list[str]]]:
     for _ in range(count):
         ref, length = struct.unpack_from("<II", payload, pos)
         pos += 8
-        out.append((ref, orjson.loads(bytes(payload[pos : pos + length]))))
+        out.append((ref, decode_label_blob(bytes(payload[pos : pos + length]))))
         pos += length
     return out
 
