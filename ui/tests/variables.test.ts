@@ -17,7 +17,7 @@ describe("interpolation", () => {
     expect(interpolate('up{job="[[job]]"}', vars)).toBe('up{job="node"}');
   });
   it("joins multi values as an escaped regex", () => {
-    expect(interpolate('up{instance=~"$inst"}', vars)).toBe('up{instance=~"(a:9100|b\\.x:9100)"}');
+    expect(interpolate('up{instance=~"$inst"}', vars)).toBe('up{instance=~"(a:9100|b\\\\.x:9100)"}');
   });
   it("expands All to every option, or to allValue", () => {
     expect(interpolate('up{x=~"$all"}', vars)).toBe('up{x=~"(x|y)"}');

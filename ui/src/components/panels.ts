@@ -189,6 +189,7 @@ export class PanelView {
         toMs: ctx.range.end,
       };
       const step = intervalMs;
+      const alignedStart = Math.ceil(ctx.range.start / step) * step;
       const wantsInstant = (t: Target) => t.instant === true && t.range !== true || (p.type === "table" && t.format === "table" && t.range !== true);
       const results = await Promise.all(
         targets.map(async (t): Promise<{ t: Target; data: QueryData; instant: boolean }> => {
@@ -196,16 +197,16 @@ export class PanelView {
           const instant = wantsInstant(t);
           const data = await limited(() =>
             loki
-              ? lokiMetricQuery(expr, ctx.range, step, abort.signal)
+              ? lokiMetricQuery(expr, { start: alignedStart, end: ctx.range.end }, step, abort.signal)
               : instant
                 ? prom.query(expr, ctx.range.end, abort.signal)
-                : prom.queryRange(expr, ctx.range.start, ctx.range.end, step, abort.signal),
+                : prom.queryRange(expr, alignedStart, ctx.range.end, step, abort.signal),
           );
           return { t, data, instant };
         }),
       );
       if (run !== this.lastRun) return;
-      const startS = Math.ceil(ctx.range.start / step) * step / 1000;
+      const startS = alignedStart / 1000;
       const grid: number[] = [];
       for (let s = startS; s <= ctx.range.end / 1000 + 1e-9; s += step / 1000) grid.push(Math.round(s * 1000) / 1000);
       const data: PanelData = { xs: grid, series: [] };

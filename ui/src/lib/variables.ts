@@ -17,9 +17,10 @@ export interface VariableValue {
 
 export type VariableValues = Record<string, VariableValue>;
 
-/** Escape regex metacharacters the way Grafana's Prometheus data source does for multi values. */
+/** Escape regex metacharacters for use inside a PromQL string literal, as Grafana's Prometheus
+ * data source does for multi values: `a.b` becomes `a\\.b` (the string unescapes to `a\.b`). */
 export function escapeRegex(v: string): string {
-  return v.replace(/[\\^$*+?.()|{}[\]]/g, "\\$&");
+  return v.replace(/\\/g, "\\\\\\\\").replace(/[$^*+?.()|{}[\]'"]/g, "\\\\$&");
 }
 
 /** Escape a single value placed inside a PromQL string literal. */

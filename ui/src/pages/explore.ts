@@ -108,9 +108,10 @@ export function explorePage(root: HTMLElement): () => void {
       } else {
         const width = chart.el.clientWidth || body.clientWidth || 1000;
         const step = autoStep(r, width);
-        const data = await prom.queryRange(q, r.start, r.end, step, abort.signal);
+        const alignedStart = Math.ceil(r.start / step) * step;
+        const data = await prom.queryRange(q, alignedStart, r.end, step, abort.signal);
         if (data.resultType !== "matrix") throw new ApiError(`expected a range vector result, got ${data.resultType}`, 200);
-        const aligned = alignMatrix(data.result, seriesName, Math.ceil(r.start / step) * step / 1000, r.end / 1000, step / 1000);
+        const aligned = alignMatrix(data.result, seriesName, alignedStart / 1000, r.end / 1000, step / 1000);
         replace(body, graphView);
         chart.setData(aligned);
         if (aligned.series.length === 0) graphView.append(h("div", { class: "empty no-data", "data-testid": "no-data" }, "No data"));
