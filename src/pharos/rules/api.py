@@ -166,8 +166,8 @@ async def _params(request: Request) -> dict[str, list[str]]:
         params.setdefault(k, []).append(v)
     if request.method == "POST":
         form = await request.form()
-        for k, v in form.multi_items():
-            params.setdefault(k, []).append(str(v))
+        for k, fv in form.multi_items():
+            params.setdefault(k, []).append(str(fv))
     return params
 
 

@@ -146,12 +146,12 @@ class Group:
         counts = {}
         for i, r in enumerate(self.rules):
             k = (r.kind, r.name)
-            j = by_name.get((*k, counts.get(k, 0)))
+            found = by_name.get((*k, counts.get(k, 0)))
             counts[k] = counts.get(k, 0) + 1
-            if j is None:
+            if found is None:
                 continue
-            o = old.rules[j]
-            self.previous[i] = old.previous[j]
+            o = old.rules[found]
+            self.previous[i] = old.previous[found]
             r.status = o.status
             if isinstance(r, AlertingRule) and isinstance(o, AlertingRule):
                 r.active = o.active
