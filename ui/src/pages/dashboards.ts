@@ -314,7 +314,7 @@ export function dashboardPage(root: HTMLElement, match: RegExpExecArray): () => 
         const minY = Math.min(...s.panels.map((p) => p.gridPos.y));
         for (const p of s.panels) {
           const view = new PanelView({ ...p, title: interpolateTitle(p.title ?? "") }, editing ? () => editJSON(p) : undefined);
-          view.el.style.gridRowStart = String(p.gridPos.y - minY + 1);
+          view.el.style.gridRow = `${p.gridPos.y - minY + 1} / span ${Math.max(2, p.gridPos.h)}`;
           views.push(view);
           grid.append(view.el);
         }
