@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,3 +79,16 @@ def test_check_rules_verdict_matches_promtool(name: str) -> None:
     theirs = _promtool("check", "rules", name)
     code, text = _pharos(check_rule_files, [name])
     assert code == theirs.returncode, f"promtool:\n{theirs.stdout}{theirs.stderr}\npharos:\n{text}"
+
+
+def test_cli_commands_exit_codes() -> None:
+    pharos = Path(sys.executable).parent / "pharos"
+    ok = subprocess.run([str(pharos), "test", "rules", "basic_pass_test.yml"], cwd=CORPUS,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "SUCCESS" in ok.stdout
+    bad = subprocess.run([str(pharos), "test", "rules", "fail_nan_test.yml"], cwd=CORPUS,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "FAILED:" in bad.stderr
+    check = subprocess.run([str(pharos), "check", "rules", "rules_basic.yml", "check/bad_yaml.yml"],
+                           cwd=CORPUS, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1 and "SUCCESS: 6 rules found" in check.stdout
