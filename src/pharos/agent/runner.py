@@ -17,13 +17,14 @@ import yaml
 from aiohttp import web
 
 from pharos.agent.checkpoint import Checkpoint
-from pharos.agent.kube import KubeConfig, ListWatch, PodCache, cancel, watch_node_pods
+from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
 from pharos.agent.multiline import MultilineRule
 from pharos.agent.node import Exposition, NodeCollector
 from pharos.agent.pipeline import Pipeline
 from pharos.agent.ship import Shipper
 from pharos.agent.tail import Tailer
+from pharos.kube.watch import KubeConfig, ListWatch, cancel
 
 log = logging.getLogger(__name__)
 
