@@ -7,6 +7,7 @@ push endpoint, so one process covers the machine.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from starlette.responses import PlainTextResponse, Response
@@ -26,14 +27,14 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def embedded_options(runtime: Runtime) -> AgentOptions:
     """Agent options for `pharos up`: no listener of its own, positions in the data dir."""
     opts = runtime.opts
-    return AgentOptions.from_config(
+    options = AgentOptions.from_config(
         opts.config_file,
-        listen=None,
         logs=opts.agent_logs,
         push_url=f"{opts.url}/loki/api/v1/push",
         positions=opts.data_dir / "agent" / "positions.db",
         logs_enabled=bool(opts.agent_logs),
     )
+    return dataclasses.replace(options, listen=None)  # from_config reads None as "not given"
 
 
 class EmbeddedAgentComponent:
