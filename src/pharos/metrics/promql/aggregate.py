@@ -17,6 +17,7 @@ import xxhash
 from pharos.metrics.model import METRIC_NAME, Labels
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql.annotations import arg_index, check_quantile
+from pharos.metrics.promql.gostrings import go_quote, valid_name
 from pharos.metrics.promql.values import PromQLError, String, Vector
 from pharos.metrics.promql.windows import (
     avg_windows,
@@ -178,8 +179,8 @@ def format_value(f: float) -> str:
 
 
 def _count_values(vec: Vector, keyf: Any, label: str) -> Vector:
-    if not label.isprintable() or label == "" or any(0xD800 <= ord(c) <= 0xDFFF for c in label):
-        raise PromQLError(f'invalid label name "{label}"')
+    if not valid_name(label):
+        raise PromQLError(f"invalid label name {go_quote(label)}")
     steps = vec.values.shape[1]
     counts: dict[Labels, np.ndarray] = {}
     for i, ls in enumerate(vec.labels):

@@ -13,6 +13,7 @@ import promql_parser as pp
 
 from pharos.metrics.model import METRIC_NAME, Labels, Matcher, MatchOp
 from pharos.metrics.promql import labels as lb
+from pharos.metrics.promql.gostrings import decode_byte_escapes
 from pharos.metrics.promql.values import (
     BadDataError,
     PromQLError,
@@ -76,7 +77,7 @@ def ms(td: timedelta | None) -> int:
 def parse(expr: str) -> Any:
     """Parse a PromQL expression, raising BadDataError on syntax errors."""
     try:
-        return pp.parse(expr)
+        return pp.parse(decode_byte_escapes(expr))
     except ValueError as err:
         raise BadDataError(f"1:1: parse error: {err}") from err
     except BaseException as err:

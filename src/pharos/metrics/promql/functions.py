@@ -15,6 +15,7 @@ from pharos.metrics.promql import rangefuncs
 from pharos.metrics.promql.aggregate import format_value
 from pharos.metrics.promql.annotations import arg_index, call_index, check_quantile, warn
 from pharos.metrics.promql.engine import Evaluator, merge_duplicates, selector_matchers, unwrap
+from pharos.metrics.promql.gostrings import go_quote, valid_name
 from pharos.metrics.promql.histograms import histogram_fraction, histogram_quantile
 from pharos.metrics.promql.values import PromQLError, RangeData, Scalar, String, Value, Vector
 from pharos.metrics.promql.windows import window_bounds
@@ -329,11 +330,7 @@ def expand(template: str, m: re.Match[str]) -> str:
 
 
 def _valid_label_name(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return name != "" and "\ufffd" not in name
+    return valid_name(name)
 
 
 def _relabel(v: Vector, labels: list[Labels], dst: str) -> Vector:
@@ -352,7 +349,7 @@ def _label_replace(ev: Evaluator, args: list[Any]) -> Vector:
     except re.error as err:
         raise PromQLError(f'invalid regular expression in label_replace(): "{regex}"') from err
     if not _valid_label_name(dst):
-        raise PromQLError(f'invalid destination label name in label_replace(): "{dst}"')
+        raise PromQLError(f"invalid destination label name in label_replace(): {go_quote(dst)}")
     out = []
     for ls in v.labels:
         m = rx.match(lb.get(ls, src))
@@ -365,7 +362,7 @@ def _label_join(ev: Evaluator, args: list[Any]) -> Vector:
     dst, sep = _string(ev, args[1]), _string(ev, args[2])
     srcs = [_string(ev, a) for a in args[3:]]
     if not _valid_label_name(dst):
-        raise PromQLError(f'invalid destination label name in label_join(): "{dst}"')
+        raise PromQLError(f"invalid destination label name in label_join(): {go_quote(dst)}")
     out = [lb.set_label(ls, dst, sep.join(lb.get(ls, s) for s in srcs)) for ls in v.labels]
     return _relabel(v, out, dst)
 

@@ -98,7 +98,9 @@ def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> fl
         if x <= lb_:
             return prev
         if x <= ub:
-            if np.isinf(lb_) or np.isinf(ub):
+            if np.isposinf(ub):
+                return counts[i] if x == ub else prev
+            if np.isinf(lb_):
                 return counts[i] if (is_lower and x != ub) or x == ub else prev
             return prev + (counts[i] - prev) * (x - lb_) / (ub - lb_)
         prev = counts[i]

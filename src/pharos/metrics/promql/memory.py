@@ -15,7 +15,7 @@ class MemoryQuerier:
 
     def __init__(self) -> None:
         self.series: dict[Labels, tuple[np.ndarray, np.ndarray]] = {}
-        self.histograms: set[Labels] = set()
+        self.histograms: dict[Labels, np.ndarray] = {}
         self.touched_histogram = False
 
     def add(self, labels: Labels, timestamps: np.ndarray, values: np.ndarray) -> None:
@@ -31,9 +31,10 @@ class MemoryQuerier:
         last = np.append(ts[1:] != ts[:-1], True) if len(ts) else np.zeros(0, bool)
         self.series[labels] = (ts[last], vals[last])
 
-    def add_histogram(self, labels: Labels) -> None:
-        """Remember a native-histogram series (not stored; selecting it marks the query)."""
-        self.histograms.add(labels)
+    def add_histogram(self, labels: Labels, timestamps: np.ndarray) -> None:
+        """Remember native-histogram sample times (not stored; selecting one marks the query)."""
+        old = self.histograms.get(labels, np.zeros(0, np.int64))
+        self.histograms[labels] = np.union1d(old, np.asarray(timestamps, np.int64))
 
     def clear(self) -> None:
         self.series.clear()
@@ -45,8 +46,9 @@ class MemoryQuerier:
 
     def select(self, matchers: Sequence[Matcher], mint_ms: int, maxt_ms: int) -> list[SeriesData]:
         """Series matching all matchers with their samples in [mint_ms, maxt_ms]."""
-        if any(self._matches(h, matchers) for h in self.histograms):
-            self.touched_histogram = True
+        for h, hts in self.histograms.items():
+            if self._matches(h, matchers) and np.any((hts >= mint_ms) & (hts <= maxt_ms)):
+                self.touched_histogram = True
         out = []
         for labels, (ts, vals) in self.series.items():
             if not self._matches(labels, matchers):

@@ -134,19 +134,20 @@ def quantile_over_time(w: Windows, q: Arr) -> Result:
 
 def mad_over_time(w: Windows) -> Result:
     med = sorted_windows(w.vals, w.lo, w.hi, lambda r, c, sl: quantile_sorted(r, c, 0.5))
-    seg = np.repeat(np.arange(w.rd.n), np.diff(w.rd.offsets))
     # Absolute deviations depend on the window's median, so gather per window.
     flat_lo, flat_hi = w.lo.ravel(), w.hi.ravel()
     out = np.full(flat_lo.shape, np.nan)
     counts = flat_hi - flat_lo
     longest = int(counts.max()) if counts.size else 0
-    del seg
     if longest:
         k = np.arange(longest)
         mask = k[None, :] < counts[:, None]
         idx = np.where(mask, flat_lo[:, None] + k[None, :], 0)
         dev = go_sort(np.where(mask, np.abs(w.vals[idx] - med.ravel()[:, None]), np.inf))
         out = quantile_sorted(dev, counts, 0.5)
+    # A NaN sample makes the window's result NaN.
+    nans = np.concatenate(([0], np.cumsum(np.isnan(w.vals))))
+    out = np.where(nans[flat_hi] > nans[flat_lo], np.nan, out)
     return out.reshape(w.lo.shape), w.count >= 1
 
 
