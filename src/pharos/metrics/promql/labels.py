@@ -7,9 +7,12 @@ from collections.abc import Iterable
 from pharos.metrics.model import METRIC_NAME, Labels
 
 
+_NAME_LABELS = (METRIC_NAME, "__type__", "__unit__")
+
+
 def drop_name(labels: Labels) -> Labels:
-    """The label set without __name__."""
-    return tuple(p for p in labels if p[0] != METRIC_NAME)
+    """The label set without __name__ (and the __type__/__unit__ metadata labels that go with it)."""
+    return tuple(p for p in labels if p[0] not in _NAME_LABELS)
 
 
 def keep_only(labels: Labels, names: Iterable[str]) -> Labels:
