@@ -74,6 +74,7 @@ class Tailer:
         max_line_size: int = 256 * 1024,
         read_size: int = 1 << 20,
         per_file_budget: int = 4 << 20,
+        step_budget: int = 4 << 20,
         scan_interval: float = 0.5,
         rotate_grace: float = 1.0,
     ) -> None:
@@ -82,6 +83,7 @@ class Tailer:
         self.max_line_size = max_line_size
         self.read_size = read_size
         self.per_file_budget = per_file_budget
+        self.step_budget = step_budget
         self.scan_interval = scan_interval
         self.rotate_grace = rotate_grace
         self.active: dict[str, TailedFile] = {}
@@ -90,6 +92,7 @@ class Tailer:
         self.bytes_read = 0
         self._next_scan = 0.0
         self._now = time.monotonic()
+        self._turn = 0  # where the next poll starts among the active files (round robin)
 
     # -- discovery and rotation -------------------------------------------------
 
@@ -159,18 +162,28 @@ class Tailer:
     # -- reading ------------------------------------------------------------------
 
     def poll(self, now: float | None = None) -> list[Chunk]:
-        """Scan when due, then read what the files have (bounded per file)."""
+        """Scan when due, then read what the files have: rotated files first, then the active
+        ones round robin, at most ``per_file_budget`` per file and about ``step_budget`` in all
+        (so one step's lines, and the batches made of them, stay small)."""
         now = time.monotonic() if now is None else now
         if now >= self._next_scan:
             self.scan(now)
             self._next_scan = now + self.scan_interval
         chunks: list[Chunk] = []
+        left = self.step_budget
         for tf in list(self.draining):
-            eof = self._read(tf, chunks)
+            eof, used = self._read(tf, chunks, self.per_file_budget)
+            left -= used
             if eof and tf.draining_since is not None and now - tf.draining_since >= self.rotate_grace:
                 self._release(tf)
-        for tf in self.active.values():
-            self._read(tf, chunks)
+        files = list(self.active.values())
+        n = len(files)
+        for i in range(n):
+            if left <= 0:
+                self._turn = (self._turn + i) % n
+                break
+            _, used = self._read(files[(self._turn + i) % n], chunks, min(left, self.per_file_budget))
+            left -= used
         return chunks
 
     def _release(self, tf: TailedFile) -> None:
@@ -179,26 +192,26 @@ class Tailer:
         tf.fd = -1
         self.released.append(tf)
 
-    def _read(self, tf: TailedFile, chunks: list[Chunk]) -> bool:
-        """Read up to the per-file budget; return True at end of file."""
-        budget = self.per_file_budget
+    def _read(self, tf: TailedFile, chunks: list[Chunk], budget: int) -> tuple[bool, int]:
+        """Read up to ``budget`` bytes; return (at end of file, bytes read)."""
+        used = 0
         if tf.offset and not self._same_head(tf):
             self._truncated(tf)
-        while budget > 0:
+        while used < budget:
             try:
-                data = os.read(tf.fd, min(self.read_size, budget))
+                data = os.read(tf.fd, min(self.read_size, budget - used))
             except OSError as exc:
                 log.warning("read %s: %s", tf.path, exc)
-                return True
+                return True, used
             if not data:
                 self._check_truncated(tf)
-                return True
-            budget -= len(data)
+                return True, used
+            used += len(data)
             self.bytes_read += len(data)
             if tf.offset == len(tf.head) < HEAD_BYTES:
                 tf.head += data[: HEAD_BYTES - len(tf.head)]
             self._split(tf, data, chunks)
-        return False
+        return False, used
 
     def _check_truncated(self, tf: TailedFile) -> None:
         try:
