@@ -259,9 +259,24 @@ def _smtp_send(s: dict[str, Any], msg: EmailMessage) -> None:
                 raise NotifyError(f"'require_tls' is true (default) but {s['smarthost']} does not "
                                   "advertise the STARTTLS extension", False)
         if s.get("auth_username") and smtp.has_extn("auth"):
-            smtp.login(s["auth_username"], s.get("auth_password") or s.get("auth_secret") or "")
+            _smtp_auth(smtp, s)
         recipients = [a.strip() for a in str(msg["To"]).split(",") if a.strip()]
         smtp.send_message(msg, from_addr=str(msg["From"]), to_addrs=recipients)
+
+
+def _smtp_auth(smtp: smtplib.SMTP, s: dict[str, Any]) -> None:
+    """One mechanism, as Alertmanager picks it: CRAM-MD5 with a secret, else PLAIN, else LOGIN."""
+    offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+    smtp.user, smtp.password = s["auth_username"], s.get("auth_password") or s.get("auth_secret") or ""
+    if "CRAM-MD5" in offered and s.get("auth_secret"):
+        smtp.password = s["auth_secret"]
+        smtp.auth("CRAM-MD5", smtp.auth_cram_md5)
+    elif "PLAIN" in offered:
+        smtp.auth("PLAIN", smtp.auth_plain)
+    elif "LOGIN" in offered:
+        smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
+    else:
+        raise NotifyError(f"no supported SMTP AUTH mechanism among {offered}", False)
 
 
 async def _email(ctx: Context, s: dict[str, Any], data: Data, _: str, __: list[Alert]) -> None:
