@@ -220,6 +220,71 @@ class TLSConfig(_Model):
     insecure_skip_verify: bool = False
 
 
+KUBERNETES_ROLES = ("pod", "node", "service", "endpoints", "endpointslice", "ingress")
+# Which selector roles each discovery role may filter (Prometheus's allowedSelectors).
+_K8S_SELECTOR_ROLES = {
+    "pod": ("pod", "node"),
+    "node": ("node",),
+    "service": ("service",),
+    "endpoints": ("endpoints", "pod", "service", "node"),
+    "endpointslice": ("endpointslice", "pod", "service", "node"),
+    "ingress": ("ingress",),
+}
+
+
+class KubernetesNamespaces(_Model):
+    own_namespace: bool = False
+    names: list[str] = Field(default_factory=list)
+
+
+class KubernetesSelector(_Model):
+    role: str
+    label: str = ""
+    field: str = ""
+
+
+class KubernetesAttachMetadata(_Model):
+    node: bool = False
+    namespace: bool = False
+    deployment: bool = False
+    job: bool = False
+    cronjob: bool = False
+
+
+class KubernetesSDConfig(_Model):
+    """One `kubernetes_sd_configs` entry (Prometheus's fields)."""
+
+    role: str
+    api_server: str | None = None
+    kubeconfig_file: str | None = None
+    namespaces: KubernetesNamespaces = Field(default_factory=KubernetesNamespaces)
+    selectors: list[KubernetesSelector] = Field(default_factory=list)
+    attach_metadata: KubernetesAttachMetadata = Field(default_factory=KubernetesAttachMetadata)
+    basic_auth: BasicAuth | None = None
+    authorization: dict[str, str] | None = None
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    tls_config: TLSConfig | None = None
+
+    @model_validator(mode="after")
+    def _validate(self) -> KubernetesSDConfig:
+        """Prometheus's SDConfig checks, same messages."""
+        if self.role not in KUBERNETES_ROLES:
+            fail(f"unknown Kubernetes SD role {_go_quote(self.role)}", "role")
+        if self.api_server and self.kubeconfig_file:
+            fail("cannot use 'kubeconfig_file' and 'api_server' simultaneously", "kubeconfig_file")
+        custom = self.basic_auth or self.authorization or self.bearer_token or self.bearer_token_file
+        if not self.api_server and (custom or self.tls_config is not None):
+            fail("to use custom HTTP client configuration please provide the 'api_server' URL explicitly",
+                 "api_server")
+        allowed = _K8S_SELECTOR_ROLES[self.role]
+        for i, sel in enumerate(self.selectors):
+            if sel.role not in allowed:
+                fail(f"{sel.role} is not allowed for {self.role} role, only {list(allowed)} are allowed",
+                     "selectors", i, "role")
+        return self
+
+
 class GlobalConfig(_Model):
     scrape_interval: Duration = 60.0
     scrape_timeout: Duration = 10.0
@@ -267,6 +332,7 @@ class ScrapeConfig(_Model):
     tls_config: TLSConfig | None = None
     static_configs: list[StaticConfig] = Field(default_factory=list)
     file_sd_configs: list[FileSDConfig] = Field(default_factory=list)
+    kubernetes_sd_configs: list[KubernetesSDConfig] = Field(default_factory=list)
     relabel_configs: list[RelabelConfig] = Field(default_factory=list)
     metric_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
     sample_limit: OptCount = None
@@ -362,6 +428,31 @@ class LogLimitsConfig(_Model):
     retention_period: Duration = 0.0
     max_entries_limit_per_query: Count = 5000
     max_query_series: Count = 500
+    per_stream_rate_limit: Size = 3_000_000
+    per_stream_rate_limit_burst: Size = 15_000_000
+    retention_stream: list[RetentionStreamConfig] = Field(default_factory=list)
+
+
+class RetentionStreamConfig(_Model):
+    """One `retention_stream` rule (Loki): streams matching `selector` keep `period`."""
+
+    selector: str
+    priority: int = 0
+    period: Duration
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        from pharos.logs.logql import ParseError, parse
+        from pharos.logs.logql.ast import LogExpr
+
+        try:
+            expr = parse(value)
+        except ParseError as exc:
+            fail(str(exc))
+        if not isinstance(expr, LogExpr) or expr.stages:
+            fail(f"retention_stream selector must be a stream selector: {value}")
+        return value
 
 
 class LogsConfig(_Model):
@@ -369,6 +460,7 @@ class LogsConfig(_Model):
 
     limits: LogLimitsConfig = Field(default_factory=LogLimitsConfig)
     overrides: dict[str, LogLimitsConfig] = Field(default_factory=dict)
+    delete_request_cancel_period: Duration = 24 * 3600.0
 
 
 class QueueConfig(_Model):
