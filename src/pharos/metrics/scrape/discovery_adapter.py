@@ -1,4 +1,4 @@
-"""Feeds a scrape pool from its scrape config's service discovery (static and file_sd)."""
+"""Feeds a scrape pool from its scrape config's service discovery (static, file_sd, kubernetes_sd)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class DiscoveryRunner:
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
         self._updates: AsyncIterator[list[TargetGroup]] | None = None
+        self.kubernetes: list[Any] = []  # KubernetesDiscovery per kubernetes_sd_configs entry
+        self._kube_tasks: list[asyncio.Task[None]] = []
 
     def same_config(self, config: Any) -> bool:
         """Whether `config` discovers exactly what this runner discovers."""
@@ -45,8 +47,36 @@ class DiscoveryRunner:
             groups.update(_as_sources(await anext(updates)))
             self._task = asyncio.create_task(self._watch_files(), name=f"file_sd {self.pool.name}")
         await self.pool.set_groups(groups)
+        self._start_kubernetes()
+
+    def _start_kubernetes(self) -> None:
+        """One discovery per kubernetes_sd_configs entry; groups arrive as the watches deliver."""
+        if not self.config.kubernetes_sd_configs:
+            return
+        from pharos.kube.sd import KubernetesDiscovery  # only loaded when configured
+
+        for i, sd in enumerate(self.config.kubernetes_sd_configs):
+            disc = KubernetesDiscovery(sd)
+            self.kubernetes.append(disc)
+            self._kube_tasks.append(
+                asyncio.create_task(disc.run(self._kube_updates(i)), name=f"kubernetes_sd {self.pool.name}/{i}")
+            )
+
+    def _kube_updates(self, index: int) -> Any:
+        async def apply(groups: list[TargetGroup]) -> None:
+            await self.pool.set_groups({f"kubernetes/{index}/{g.source}": g.label_sets() for g in groups})
+        return apply
+
+    def errors(self) -> list[str]:
+        """Current service-discovery errors of this scrape config (shown with its targets)."""
+        return [e for disc in self.kubernetes for e in disc.errors()]
 
     async def stop(self) -> None:
+        for kube_task in self._kube_tasks:
+            kube_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kube_task
+        self._kube_tasks, self.kubernetes = [], []
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -69,4 +99,5 @@ def _sd_key(config: Any) -> tuple:
     return (
         tuple(repr(s.model_dump()) for s in config.static_configs),
         tuple(repr(f.model_dump()) for f in config.file_sd_configs),
+        tuple(repr(k.model_dump()) for k in getattr(config, "kubernetes_sd_configs", ())),
     )
