@@ -14,6 +14,7 @@ import promql_parser as pp
 from pharos.metrics.model import METRIC_NAME, Labels, Matcher, MatchOp
 from pharos.metrics.promql import labels as lb
 from pharos.metrics.promql.gostrings import decode_byte_escapes
+from pharos.metrics.promql.parse_errors import locate
 from pharos.metrics.promql.values import (
     BadDataError,
     PromQLError,
@@ -65,6 +66,16 @@ class QueryResult:
     grid: np.ndarray
     warnings: list[str] = field(default_factory=list)
     infos: list[str] = field(default_factory=list)
+    stats: QueryStats = field(default_factory=lambda: QueryStats())
+
+
+@dataclass
+class QueryStats:
+    """Counters for `stats=all`: samples read from storage, samples held, evaluation time."""
+
+    queryable_samples: int = 0
+    peak_samples: int = 0
+    eval_seconds: float = 0.0
 
 
 def ms(td: timedelta | None) -> int:
@@ -77,11 +88,13 @@ def ms(td: timedelta | None) -> int:
 def parse(expr: str) -> Any:
     """Parse a PromQL expression, raising BadDataError on syntax errors."""
     try:
-        return pp.parse(decode_byte_escapes(expr))
-    except ValueError as err:
-        raise BadDataError(f"1:1: parse error: {err}") from err
-    except BaseException as err:
-        raise BadDataError(f"1:1: parse error: {err}") from err
+        return _parse_go(expr)
+    except BaseException as err:  # the binding raises ValueError, and PanicException (a BaseException)
+        raise BadDataError(locate(expr, err, _parse_go)) from err
+
+
+def _parse_go(expr: str) -> Any:
+    return pp.parse(decode_byte_escapes(expr))
 
 
 def unwrap(node: Any) -> Any:
@@ -113,7 +126,9 @@ class Evaluator:
         self.expr_text = ""
         self.range_query = False
         self.deadline = time.monotonic() + limits.timeout_s
+        self.started = time.perf_counter()
         self.samples = 0
+        self.stats = QueryStats()
         self.warnings: list[str] = []
         self.infos: list[str] = []
 
@@ -128,6 +143,7 @@ class Evaluator:
         ev.step_ms = self.step_ms
         ev.expr_text = self.expr_text
         ev.samples = self.samples
+        ev.stats = self.stats
         ev.warnings, ev.infos = self.warnings, self.infos
         return ev
 
@@ -138,6 +154,7 @@ class Evaluator:
 
     def add_samples(self, count: int) -> None:
         self.samples += int(count)
+        self.stats.peak_samples = max(self.stats.peak_samples, self.samples)
         if self.samples > self.limits.max_samples:
             raise TooManySamplesError(
                 "query processing would load too many samples into memory in query execution"
@@ -215,6 +232,7 @@ class Evaluator:
         offsets[1:] = np.cumsum([len(t) for t in ts])
         cat_ts = np.concatenate(ts) if ts else np.zeros(0, np.int64)
         cat_vals = np.concatenate(vals) if vals else np.zeros(0)
+        self.stats.queryable_samples += len(cat_vals)
         return keys, cat_ts, cat_vals, offsets
 
     def vector_selector(self, vs: Any) -> Vector:
@@ -448,6 +466,13 @@ def merge_duplicates(v: Vector) -> Vector:
 
 
 def _finish(ev: Evaluator, value: Value, grid: np.ndarray, instant: bool) -> QueryResult:
+    res = _build(ev, value, grid, instant)
+    ev.stats.eval_seconds = time.perf_counter() - ev.started
+    res.stats = ev.stats
+    return res
+
+
+def _build(ev: Evaluator, value: Value, grid: np.ndarray, instant: bool) -> QueryResult:
     if isinstance(value, Vector):
         value = finalize_names(value)
         if instant:

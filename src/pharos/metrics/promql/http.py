@@ -109,6 +109,25 @@ def error_response(err: PromQLError) -> Response:
     )
 
 
+def stats_json(res: QueryResult, prepare_s: float, queue_s: float) -> dict[str, Any]:
+    """Prometheus's `stats` object (timings in seconds, sample counts)."""
+    inner = res.stats.eval_seconds
+    return {
+        "timings": {
+            "evalTotalTime": inner + prepare_s,
+            "resultSortTime": 0,
+            "queryPreparationTime": prepare_s,
+            "innerEvalTime": inner,
+            "execQueueTime": queue_s,
+            "execTotalTime": inner + prepare_s + queue_s,
+        },
+        "samples": {
+            "totalQueryableSamples": res.stats.queryable_samples,
+            "peakSamples": res.stats.peak_samples,
+        },
+    }
+
+
 def result_json(res: QueryResult, limit: int = 0) -> dict[str, Any]:
     """The `data` object of a successful query."""
     value = res.value
@@ -176,6 +195,32 @@ def _limit(params: dict[str, str]) -> int:
     return n
 
 
+def parse_query_param(expr: str) -> Any:
+    """Parse the `query` parameter; errors read as Prometheus's API words them."""
+    try:
+        return parse(expr)
+    except BadDataError as err:
+        raise BadDataError(f'invalid parameter "query": {err}') from err
+
+
+async def _run(params: dict[str, str], run: Callable[[Any], QueryResult]) -> Response:
+    """Parse, evaluate in the thread pool, and render (with `stats` when asked for)."""
+    t0 = time.perf_counter()
+    node = parse_query_param(params.get("query", ""))
+    t1 = time.perf_counter()
+    queued: list[float] = []
+
+    def work() -> QueryResult:
+        queued.append(time.perf_counter() - t1)
+        return run(node)
+
+    res = await run_in_threadpool(work)
+    body = result_json(res, _limit(params))
+    if params.get("stats"):
+        body["data"]["stats"] = stats_json(res, t1 - t0, queued[0])
+    return _json(body)
+
+
 def query_router(querier_factory: Callable[[], Querier], limits: Limits | None = None) -> APIRouter:
     """An APIRouter serving the PromQL query endpoints."""
     router = APIRouter()
@@ -184,19 +229,15 @@ def query_router(querier_factory: Callable[[], Querier], limits: Limits | None =
     async def instant(request: Request) -> Response:
         try:
             params = await _params(request)
-            expr = params.get("query", "")
             t = parse_time(params.get("time"), int(time.time() * 1000))
             lim = _limits(base, params)
-            node = parse(expr)
-            res = await run_in_threadpool(lambda: Engine(querier_factory(), lim).instant(node, t))
-            return _json(result_json(res, _limit(params)))
+            return await _run(params, lambda node: Engine(querier_factory(), lim).instant(node, t))
         except PromQLError as err:
             return error_response(err)
 
     async def range_(request: Request) -> Response:
         try:
             params = await _params(request)
-            expr = params.get("query", "")
             start = parse_time(params.get("start"), -1)
             end = parse_time(params.get("end"), -1)
             if "start" not in params or "end" not in params:
@@ -207,11 +248,9 @@ def query_router(querier_factory: Callable[[], Querier], limits: Limits | None =
             if end < start:
                 raise BadDataError('invalid parameter "end": end timestamp must not be before start time')
             lim = _limits(base, params)
-            node = parse(expr)
-            res = await run_in_threadpool(
-                lambda: Engine(querier_factory(), lim).range(node, start, end, step)
+            return await _run(
+                params, lambda node: Engine(querier_factory(), lim).range(node, start, end, step)
             )
-            return _json(result_json(res, _limit(params)))
         except QueryTimeoutError as err:
             return error_response(err)
         except PromQLError as err:
@@ -220,7 +259,7 @@ def query_router(querier_factory: Callable[[], Querier], limits: Limits | None =
     async def format_query(request: Request) -> Response:
         try:
             params = await _params(request)
-            node = parse(params.get("query", ""))
+            node = parse_query_param(params.get("query", ""))
             return _json({"status": "success", "data": node.prettify()})
         except PromQLError as err:
             return error_response(err)
@@ -228,7 +267,7 @@ def query_router(querier_factory: Callable[[], Querier], limits: Limits | None =
     async def parse_query(request: Request) -> Response:
         try:
             params = await _params(request)
-            node = parse(params.get("query", ""))
+            node = parse_query_param(params.get("query", ""))
             return _json({"status": "success", "data": ast_json(node)})
         except PromQLError as err:
             return error_response(err)

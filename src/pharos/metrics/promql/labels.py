@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from pharos.metrics.model import METRIC_NAME, Labels
 
-
 _NAME_LABELS = (METRIC_NAME, "__type__", "__unit__")
 
 
