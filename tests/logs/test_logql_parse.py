@@ -46,7 +46,8 @@ def stages(draw: st.DrawFn) -> str:
     if kind == 7:
         return f" | label_format {draw(names)}=app"
     if kind == 8:
-        return f" | drop {draw(names)}, __error__"
+        # a bare trailing name would swallow a following `!= "x"` as a drop matcher (as in Loki's grammar)
+        return f' | drop {draw(names)}, __error__=""'
     return f" | {draw(names)} > 10KB"
 
 

@@ -8,7 +8,9 @@ None while the server is starting (endpoints then answer 503).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pharos.logs import push as pushmod
+from pharos.logs.deletes import DeleteError, DeleteManager
 from pharos.logs.engine import Engine, Matrix, QueryError, Scalar, Streams
 from pharos.logs.limits import LimitsConfig, RateLimiter
 from pharos.logs.logql import ParseError, parse
@@ -109,10 +112,37 @@ def _ts_out(ns: int) -> float | int:
 class LokiAPI:
     """Request handling shared by the routes."""
 
-    def __init__(self, store_provider: StoreProvider, limits: LimitsConfig | None = None) -> None:
+    def __init__(self, store_provider: StoreProvider, limits: LimitsConfig | None = None,
+                 cancel_period_ns: int = 24 * 3600 * NS) -> None:
         self.store_provider = store_provider
         self.limits = limits or LimitsConfig()
         self.rates = RateLimiter()
+        self.cancel_period_ns = cancel_period_ns
+        self._deletes: DeleteManager | None = None
+        self._deletes_lock = threading.Lock()
+
+    def deletes(self) -> DeleteManager:
+        """The delete-request manager of the current store."""
+        store = self.store()
+        with self._deletes_lock:
+            if self._deletes is None or self._deletes.store is not store:
+                self._deletes = DeleteManager(store, self.cancel_period_ns)
+            self._deletes.cancel_period_ns = self.cancel_period_ns
+            return self._deletes
+
+    def delete(self, tenant: str, method: str, p: dict[str, str]) -> Response:
+        """`/loki/api/v1/delete`: POST/PUT adds, GET lists, DELETE cancels."""
+        try:
+            mgr = self.deletes()
+            if method == "GET":
+                return _json(mgr.list(tenant))
+            if method == "DELETE":
+                mgr.cancel(tenant, p.get("request_id", ""), force=p.get("force") == "true")
+            else:
+                mgr.add(tenant, p)
+        except DeleteError as exc:
+            raise HTTPError(exc.status, exc.message) from None
+        return Response(status_code=204)
 
     def store(self) -> LogStore:
         s = self.store_provider()
@@ -332,9 +362,10 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
-def register(app: FastAPI, store_provider: StoreProvider, limits: LimitsConfig | None = None) -> LokiAPI:
-    """Mount Loki's API on `app`; returns the handler object (limits, rate limiter)."""
-    api = LokiAPI(store_provider, limits)
+def register(app: FastAPI, store_provider: StoreProvider, limits: LimitsConfig | None = None,
+             cancel_period_ns: int = 24 * 3600 * NS) -> LokiAPI:
+    """Mount Loki's API on `app`; returns the handler object (limits, rate limiter, deletes)."""
+    api = LokiAPI(store_provider, limits, cancel_period_ns)
     router = APIRouter()
 
     async def guarded(fn: Callable[[], Response]) -> Response:
@@ -397,6 +428,18 @@ def register(app: FastAPI, store_provider: StoreProvider, limits: LimitsConfig |
         p = _params(request, await _form(request))
         return await guarded(lambda: api.index_volume(tenant_of(request.headers), p))
 
+    @router.api_route("/loki/api/v1/delete", methods=["GET", "POST", "PUT", "DELETE"])
+    async def delete(request: Request) -> Response:
+        p = _params(request, await _form(request) if request.method in ("POST", "PUT") else None)
+        return await guarded(lambda: api.delete(tenant_of(request.headers), request.method, p))
+
+    @router.api_route("/loki/api/v1/status/buildinfo", methods=["GET"])
+    async def buildinfo() -> Response:
+        from pharos import __version__
+
+        return _json({"version": "3.0.0", "revision": f"pharos-{__version__}", "branch": "", "buildUser": "",
+                      "buildDate": "", "goVersion": ""})
+
     @router.websocket("/loki/api/v1/tail")
     async def tail(ws: WebSocket) -> None:
         await _tail(api, ws)
@@ -406,32 +449,49 @@ def register(app: FastAPI, store_provider: StoreProvider, limits: LimitsConfig |
 
 
 async def _tail(api: LokiAPI, ws: WebSocket) -> None:
-    """Send new lines matching `query` every second (delay_for seconds behind now)."""
+    """Send new lines matching `query` as pushes arrive (the store notifies this loop), at least
+    every second (delay_for seconds behind now)."""
     p = dict(ws.query_params)
     try:
         tenant = tenant_of(ws.headers)
         expr = api._parse(p.get("query"))
         if not isinstance(expr, A.LogExpr):
             raise HTTPError(400, "tail needs a log query")
+        store = api.store()
     except HTTPError as exc:
         await ws.close(code=1008, reason=exc.message[:120])
         return
     await ws.accept()
+    loop, event = asyncio.get_running_loop(), asyncio.Event()
+
+    def notify(pushed: str) -> None:
+        if pushed == tenant:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    store.add_listener(notify)
+    try:
+        await _tail_loop(api, ws, tenant, expr, p, event)
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        store.remove_listener(notify)
+
+
+async def _tail_loop(api: LokiAPI, ws: WebSocket, tenant: str, expr: A.LogExpr, p: dict[str, str],
+                     event: asyncio.Event) -> None:
     delay = int(p.get("delay_for") or 0) * NS
     limit = int(p.get("limit") or 100)
     cursor = parse_time(p.get("start"), time.time_ns() - 3600 * NS)
-    try:
-        while True:
-            end = time.time_ns() - delay
-            if end > cursor:
-                res = await run_in_threadpool(api._engine(tenant).logs, tenant, expr, cursor, end, limit, "forward")
-                streams = [{"stream": lb, "values": [[str(t), x] for t, x in zip(ts.tolist(), ls, strict=True)]}
-                           for lb, ts, ls in res.streams]
-                if streams:
-                    await ws.send_text(orjson.dumps({"streams": streams}).decode())
-                    cursor = max(int(ts.max()) for _, ts, _ in res.streams if len(ts)) + 1
-                else:
-                    cursor = end
-            await asyncio.sleep(1.0)
-    except (WebSocketDisconnect, RuntimeError):
-        return
+    while True:
+        event.clear()
+        end = time.time_ns() - delay + 1
+        if end > cursor:
+            res = await run_in_threadpool(api._engine(tenant).logs, tenant, expr, cursor, end, limit, "forward")
+            streams = [{"stream": lb, "values": [[str(t), x] for t, x in zip(ts.tolist(), ls, strict=True)]}
+                       for lb, ts, ls in res.streams]
+            if streams:
+                await ws.send_text(orjson.dumps({"streams": streams}).decode())
+                cursor = max(int(ts.max()) for _, ts, _ in res.streams if len(ts)) + 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=1.0)

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 from pharos.logs.api import LokiAPI, register
 from pharos.logs.limits import Limits, LimitsConfig
+from pharos.logs.logql import parse
+from pharos.logs.logql.pipeline import matcher_test
 from pharos.storage.logs import LogStore, StoreOptions
+from pharos.storage.logs.store import LabelMatch, StreamRule
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,6 +29,7 @@ _DURATION_FIELDS = {  # config name (seconds) -> Limits field (nanoseconds)
     "max_chunk_age": "max_chunk_age_ns",
     "retention_period": "retention_period_ns",
 }
+_STORE_ONLY = {"retention_stream"}  # applied by the store, not by push limits
 
 
 def limit_values(cfg: LogLimitsConfig, only_set: bool) -> dict[str, object]:
@@ -33,6 +37,8 @@ def limit_values(cfg: LogLimitsConfig, only_set: bool) -> dict[str, object]:
     names = cfg.model_fields_set if only_set else type(cfg).model_fields.keys()
     out: dict[str, object] = {}
     for name in names:
+        if name in _STORE_ONLY:
+            continue
         value = getattr(cfg, name)
         if name in _DURATION_FIELDS:
             out[_DURATION_FIELDS[name]] = int(value * _NS)
@@ -48,14 +54,28 @@ def limits_config(logs: LogsConfig) -> LimitsConfig:
     return LimitsConfig(defaults=defaults, overrides=overrides)
 
 
+def selector_match(selector: str) -> LabelMatch:
+    """A predicate over stream labels for a stream selector such as `{ns="dev"}`."""
+    tests = [matcher_test(m) for m in parse(selector).matchers]  # type: ignore[union-attr]
+    return lambda lb: all(t(lb) for t in tests)
+
+
+def stream_rules(cfg: LogLimitsConfig) -> list[StreamRule]:
+    """The store's rules for one `retention_stream` list."""
+    return [StreamRule(selector_match(r.selector), int(r.period * _NS), r.priority) for r in cfg.retention_stream]
+
+
 def store_options(logs: LogsConfig) -> StoreOptions:
-    """Retention for the store: the global default and each tenant's override."""
+    """Retention for the store: the global default, each tenant's override, stream rules."""
     tenant = {
         name: int(cfg.retention_period * _NS)
         for name, cfg in logs.overrides.items()
         if "retention_period" in cfg.model_fields_set
     }
-    return StoreOptions(retention_ns=int(logs.limits.retention_period * _NS), tenant_retention_ns=tenant)
+    tenant_rules = {name: stream_rules(cfg) for name, cfg in logs.overrides.items()
+                    if "retention_stream" in cfg.model_fields_set}
+    return StoreOptions(retention_ns=int(logs.limits.retention_period * _NS), tenant_retention_ns=tenant,
+                        stream_retention=stream_rules(logs.limits), tenant_stream_retention=tenant_rules)
 
 
 class LogsComponent:
@@ -70,7 +90,8 @@ class LogsComponent:
 
     def register(self, app: FastAPI) -> None:
         """Mount Loki's API with the limits of the config at start."""
-        self._api = register(app, lambda: self.store, limits_config(self._runtime.loaded.config.logs))
+        logs = self._runtime.loaded.config.logs
+        self._api = register(app, lambda: self.store, limits_config(logs), int(logs.delete_request_cancel_period * _NS))
 
     async def start(self, runtime: Runtime) -> None:
         """Open the store (WAL replay) in a worker thread."""
@@ -83,15 +104,19 @@ class LogsComponent:
         logs = loaded.config.logs
         if self._api is not None:
             self._api.limits = limits_config(logs)
+            self._api.cancel_period_ns = int(logs.delete_request_cancel_period * _NS)
         if self.store is not None:
             new = store_options(logs)
             self.store.options = dataclasses.replace(
-                self.store.options, retention_ns=new.retention_ns, tenant_retention_ns=new.tenant_retention_ns
+                self.store.options, retention_ns=new.retention_ns, tenant_retention_ns=new.tenant_retention_ns,
+                stream_retention=new.stream_retention, tenant_stream_retention=new.tenant_stream_retention,
             )
 
     async def maintain(self) -> None:
-        """Flush the head to blocks and apply retention, in a worker thread."""
-        if self.store is not None:
+        """Flush the head to blocks, process due delete requests, apply retention and compact,
+        in a worker thread."""
+        if self.store is not None and self._api is not None:
+            await asyncio.to_thread(self._api.deletes().process)
             await asyncio.to_thread(self.store.maintain, int(time.time() * 1000))
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,11 @@ NAME_TOO_LONG = "stream '{}' has label name too long: '{}'"
 VALUE_TOO_LONG = "stream '{}' has label value too long: '{}'"
 DUPLICATE_LABEL = "stream '{}' has duplicate label name: '{}'"
 TOO_FAR_BEHIND = "entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}"
+STREAM_RATE_LIMITED = (
+    "Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest for stream '{}' totaling {}, "
+    "consider splitting a stream via additional labels or contact your Loki administrator to see if the limit "
+    "can be increased"
+)
 SM_TOO_LARGE = (
     "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
     "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it."
@@ -62,6 +68,8 @@ class Limits:
     retention_period_ns: int = 0
     max_entries_limit_per_query: int = 5000
     max_query_series: int = 500
+    per_stream_rate_limit: int = 3_000_000
+    per_stream_rate_limit_burst: int = 15_000_000
 
 
 _FIELDS = set(Limits.__dataclass_fields__)
@@ -103,6 +111,33 @@ class RateLimiter:
                 return False
             self._buckets[tenant] = (tokens - nbytes, now)
             return True
+
+
+    def take(self, key: str, sizes: list[int], rate: float, burst: float, now: float | None = None) -> int:
+        """Take tokens entry by entry (Loki's per-stream limiter); returns how many of the
+        leading entries were allowed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            n = 0
+            for size in sizes:
+                if size > tokens:
+                    break
+                tokens -= size
+                n += 1
+            self._buckets[key] = (tokens, now)
+            return n
+
+
+def human_bytes(n: int) -> str:
+    """go-humanize's Bytes (SI units), as Loki prints sizes: `3.0 MB`, `512 B`."""
+    if n < 10:
+        return f"{n} B"
+    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+    e = min(math.floor(math.log(n) / math.log(1000)), len(units) - 1)
+    val = math.floor(n / 1000**e * 10 + 0.5) / 10
+    return f"{val:.0f} {units[e]}" if val >= 10 else f"{val:.1f} {units[e]}"
 
 
 def go_time(ns: int) -> str:

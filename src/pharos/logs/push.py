@@ -292,6 +292,8 @@ def push(store: LogStore, limits: LimitsConfig, rates: RateLimiter, tenant: str,
     rate, burst = lim.ingestion_rate_mb * L.MB, lim.ingestion_burst_size_mb * L.MB
     if total and not rates.allow(tenant, total, rate, burst):
         raise PushError(429, L.RATE_LIMITED.format(tenant, int(rate), lines, total))
+    for v in valid:
+        _stream_rate(rates, tenant, v, lim, result)
     writes = [StreamWrite(v.labels, v.ts, v.lines, v.meta) for v in valid if len(v.lines)]
     result.accepted = store.append(tenant, writes)
     if result.errors:
@@ -317,3 +319,19 @@ def _validate_stream(store: LogStore, tenant: str, raw: RawStream, lim: Limits, 
     if msgs:
         result.errors.append("\n".join(msgs))
     valid.append(_select(raw, labels, key, keep))
+
+
+def _stream_rate(rates: RateLimiter, tenant: str, v: _Valid, lim: Limits, result: PushResult) -> None:
+    """Loki's per-stream limit: entries past the stream's token bucket are refused (429)."""
+    rate, burst = lim.per_stream_rate_limit, lim.per_stream_rate_limit_burst
+    if not rate or not len(v.lines):
+        return
+    key = f"{tenant}\x00{v.key}"
+    if rates.allow(key, v.nbytes, rate, max(burst, rate)):
+        return
+    sizes = [len(x.encode()) for x in v.lines]
+    n = rates.take(key, sizes, rate, max(burst, rate))
+    result.errors.append(L.STREAM_RATE_LIMITED.format(L.human_bytes(rate), v.key, L.human_bytes(sum(sizes[n:]))))
+    result.status = 429
+    v.ts, v.lines = v.ts[:n], v.lines[:n]
+    v.meta = v.meta[:n] if v.meta is not None else None

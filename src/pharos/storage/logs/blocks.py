@@ -29,9 +29,10 @@ BLOCK_OPTIONS: dict[str, object] = {
     "compression_level": 6,
     "use_dictionary": ["meta"],
     "column_encoding": {"stream": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
-    "row_group_size": 256 * 1024,
     "write_statistics": True,
+    "data_page_size": 4 << 20,
 }
+ROW_GROUP_ROWS = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,27 +66,66 @@ def parse_block(path: Path) -> Block | None:
         return None
 
 
-def write_block(directory: Path, table: pa.Table) -> Block:
-    """Sort `table` by (stream, ts) and write it atomically as a new block."""
-    table = table.sort_by([("stream", "ascending"), ("ts", "ascending")])
-    ts = table.column("ts")
-    mint, maxt = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
-    name = f"{mint}-{maxt}-{time.time_ns():x}{uuid.uuid4().hex[:6]}.parquet"
-    path = directory / name
-    tmp = directory / f".tmp-{name}"
-    pq.write_table(table.cast(ENTRY_SCHEMA), tmp, **BLOCK_OPTIONS)  # type: ignore[arg-type]
-    fd = os.open(tmp, os.O_RDONLY)
+def block_name(mint: int, maxt: int) -> str:
+    """A fresh block file name for the time range [mint, maxt]."""
+    return f"{mint}-{maxt}-{time.time_ns():x}{uuid.uuid4().hex[:6]}.parquet"
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.rename(tmp, path)
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    return Block(path, mint, maxt, path.stat().st_size)
+
+
+class BlockWriter:
+    """Writes sorted parts into a temporary file; `commit()` renames it into a block."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
+        self._writer: pq.ParquetWriter | None = None
+        self.mint, self.maxt, self.rows = 2**63 - 1, -(2**63), 0
+
+    def write(self, table: pa.Table) -> None:
+        """Append rows already sorted by (stream, ts) after everything written before."""
+        if not table.num_rows:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, ENTRY_SCHEMA, **BLOCK_OPTIONS)  # type: ignore[arg-type]
+        ts = table.column("ts")
+        self.mint = min(self.mint, pa.compute.min(ts).as_py())
+        self.maxt = max(self.maxt, pa.compute.max(ts).as_py())
+        self.rows += table.num_rows
+        self._writer.write_table(table.cast(ENTRY_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+
+    def commit(self, name: str | None = None) -> Block | None:
+        """fsync and rename into place (None when nothing was written)."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        fsync_path(self.tmp)
+        path = self.directory / (name or block_name(self.mint, self.maxt))
+        os.rename(self.tmp, path)
+        fsync_path(self.directory)
+        return Block(path, self.mint, self.maxt, path.stat().st_size)
+
+    def abort(self) -> None:
+        """Drop the temporary file."""
+        if self._writer is not None:
+            self._writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_block(directory: Path, table: pa.Table) -> Block:
+    """Sort `table` by (stream, ts) and write it atomically as a new block."""
+    writer = BlockWriter(directory)
+    writer.write(table.sort_by([("stream", "ascending"), ("ts", "ascending")]))
+    block = writer.commit()
+    assert block is not None, "write_block needs rows"
+    return block
 
 
 def _sql_str(text: str) -> str:
@@ -117,6 +157,25 @@ class ScanSpec:
     direction: str = "backward"
     limit: int | None = None
     columns: str = "stream, ts, line, meta"
+    excludes: Sequence[Exclusion] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """Rows hidden from reads: streams `ids` in [start, end] (ns, inclusive) matching `filters`
+    (a pending delete request)."""
+
+    ids: Sequence[int]
+    start: int
+    end: int
+    filters: Sequence[LineFilter] = ()
+
+
+def exclusion_sql(ex: Exclusion, params: list[object]) -> str:
+    """`NOT (...)` predicate hiding the rows of one exclusion."""
+    ids = ",".join(str(int(i)) for i in sorted(set(ex.ids)))
+    conds = [f"stream IN ({ids})", f"ts BETWEEN {int(ex.start)} AND {int(ex.end)}", *filter_sql(ex.filters, params)]
+    return "NOT (" + " AND ".join(conds) + ")"
 
 
 def _source_sql(blocks: Sequence[Block], head: pa.Table | None) -> str:
@@ -139,6 +198,7 @@ def _where(spec: ScanSpec, params: list[object], cur: duckdb.DuckDBPyConnection)
         cur.register("wanted", pa.table({"id": pa.array(ids, pa.uint32())}))
         conds.append("stream IN (SELECT id FROM wanted)")
     conds.extend(filter_sql(spec.filters, params))
+    conds.extend(exclusion_sql(ex, params) for ex in spec.excludes if ex.ids)
     return " AND ".join(conds)
 
 
@@ -172,7 +232,7 @@ def run_aggregate(
 ) -> pa.Table:
     """Per stream: entries, bytes, min and max ts of the rows `spec` selects."""
     agg = "stream, count(*) AS entries, sum(strlen(line))::BIGINT AS bytes, min(ts) AS mint, max(ts) AS maxt"
-    spec2 = ScanSpec(spec.ids, spec.start, spec.end, spec.filters, columns=agg)
+    spec2 = ScanSpec(spec.ids, spec.start, spec.end, spec.filters, columns=agg, excludes=spec.excludes)
     blocks = [b for b in blocks if b.maxt >= spec.start and b.mint < spec.end]
     cur = con.cursor()
     try:

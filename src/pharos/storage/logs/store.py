@@ -7,10 +7,13 @@ Data directory layout (`root` is e.g. `pharos-data/logs`)::
     flushed                      number of the last WAL segment whose data is in blocks
     tenants/{tenant}/streams.json   catalog: [[id, [name, value, ...]], ...]
     tenants/{tenant}/blocks/*.parquet  see pharos.storage.logs.blocks
+    tenants/{tenant}/blocks/*.replaces  see pharos.storage.logs.rewrite
 
 A tenant id is validated (Loki's rules: [A-Za-z0-9!._*'()-], at most 150 characters, not "."
 or "..") before it becomes a path component. `append` writes the WAL record before it returns;
-`maintain` flushes heads into blocks, drops WAL segments behind them and applies retention.
+`maintain` flushes heads into blocks, drops WAL segments behind them, applies retention (per
+tenant and per stream selector) and merges small blocks. Blocks replaced while a query reads them
+are unlinked once no reader holds a snapshot.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,12 +36,23 @@ import pyarrow as pa
 
 from pharos.storage.logs.blocks import (
     Block,
+    BlockWriter,
+    Exclusion,
     LineFilter,
     ScanSpec,
+    exclusion_sql,
     parse_block,
     run_aggregate,
     run_scan,
     write_block,
+)
+from pharos.storage.logs.rewrite import (
+    CompactionPolicy,
+    commit_replace,
+    compaction_plan,
+    files_sql,
+    recover,
+    rewrite,
 )
 from pharos.storage.logs.wal import ENTRIES, ENTRY_SCHEMA, STREAMS, LogWAL, encode_entries, encode_streams
 
@@ -73,12 +88,40 @@ def labels_key(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k}={_quote(labels[k])}" for k in sorted(labels)) + "}"
 
 
+LabelMatch = Callable[[dict[str, str]], bool]
+
+
+@dataclass(frozen=True)
+class StreamRule:
+    """Retention for the streams `match` accepts (Loki's `retention_stream`): the matching rule
+    with the highest priority wins, the longest period among equal priorities."""
+
+    match: LabelMatch
+    period_ns: int
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Rows reads must not return (a pending delete): streams `match` accepts, [start, end] ns
+    inclusive, lines passing `filters`."""
+
+    match: LabelMatch
+    start: int
+    end: int
+    filters: tuple[LineFilter, ...] = ()
+
+
 @dataclass
 class StoreOptions:
-    """Retention (0 = keep forever), head flush policy and WAL fsync interval."""
+    """Retention (0 = keep forever), head flush policy, WAL fsync interval, compaction."""
 
     retention_ns: int = 0
     tenant_retention_ns: dict[str, int] = field(default_factory=dict)
+    stream_retention: list[StreamRule] = field(default_factory=list)
+    tenant_stream_retention: dict[str, list[StreamRule]] = field(default_factory=dict)
+    compaction: CompactionPolicy = field(default_factory=CompactionPolicy)
+    retention_recheck_ns: int = 10 * 60 * 10**9  # per block, for row-level (per-stream) retention
     flush_interval_ns: int = 5 * 60 * 10**9
     head_max_bytes: int = 64 << 20
     fsync_interval_s: float = 1.0
@@ -108,6 +151,7 @@ class _Tenant:
     head_bytes: int = 0
     blocks: list[Block] = field(default_factory=list)
     saved: int = -1
+    hidden: list[Hidden] = field(default_factory=list)
 
     @property
     def block_dir(self) -> Path:
@@ -128,6 +172,11 @@ class LogStore:
         self._lock_fd: int | None = None
         self._last_flush = time.time_ns()
         self.lines_appended = 0
+        self._readers = 0
+        self._retired: list[tuple[list[Path], Path]] = []
+        self._rewrite_lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
+        self._rechecked: dict[Path, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def open(self) -> None:
@@ -158,6 +207,7 @@ class LogStore:
         t.block_dir.mkdir(parents=True, exist_ok=True)
         for tmp in t.block_dir.glob(".tmp-*"):
             tmp.unlink(missing_ok=True)
+        recover(t.block_dir)
         catalog = t.dir / "streams.json"
         if catalog.exists():
             for sid, flat in orjson.loads(catalog.read_bytes()):
@@ -258,7 +308,21 @@ class LogStore:
             record = (encode_streams(tenant, new) if new else b"") + encode_entries(tenant, batch)
             self.wal.write(record)
             self._add_to_head(t, batch)
-            return batch.num_rows
+            listeners = list(self._listeners)
+        for notify in listeners:
+            notify(tenant)
+        return batch.num_rows
+
+    def add_listener(self, fn: Callable[[str], None]) -> None:
+        """Call `fn(tenant)` after every append (from the appending thread; keep it cheap)."""
+        with self._lock:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[str], None]) -> None:
+        """Stop calling `fn`."""
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
 
     def _stream_id(self, t: _Tenant, labels: dict[str, str], new: list[tuple[int, str]]) -> int:
         key = labels_key(labels)
@@ -295,6 +359,7 @@ class LogStore:
                            or now_ns - self._last_flush >= self.options.flush_interval_ns):
             self.flush()
         self.apply_retention(now_ns)
+        self.compact()
 
     def flush(self) -> None:
         """Write every tenant's head into a block; then drop the WAL behind it."""
@@ -330,29 +395,163 @@ class LogStore:
         return self.options.tenant_retention_ns.get(tenant, self.options.retention_ns)
 
     def apply_retention(self, now_ns: int) -> int:
-        """Delete blocks entirely older than each tenant's retention; returns how many."""
-        dropped = 0
+        """Drop blocks older than each tenant's retention and rows of streams past their
+        `retention_stream` period; returns the number of blocks dropped or rewritten."""
         with self._lock:
-            for t in self._tenants.values():
-                period = self.retention_ns(t.name)
-                if period <= 0:
-                    continue
-                old = [b for b in t.blocks if b.maxt < now_ns - period]
-                t.blocks = [b for b in t.blocks if b not in old]
-                for b in old:
-                    b.path.unlink(missing_ok=True)
-                dropped += len(old)
-        return dropped
+            tenants = list(self._tenants.values())
+        return sum(self._retain_tenant(t, now_ns) for t in tenants)
 
-    # -- reading -------------------------------------------------------------------------------
-    def _snapshot(self, tenant: str) -> tuple[list[Block], pa.Table | None]:
+    def stream_rules(self, tenant: str) -> list[StreamRule]:
+        """The `retention_stream` rules of `tenant`."""
+        return self.options.tenant_stream_retention.get(tenant, self.options.stream_retention)
+
+    def _cutoffs(self, t: _Tenant, now_ns: int) -> np.ndarray:
+        """Per stream id: the oldest timestamp kept (int64 min = forever)."""
+        period = self.retention_ns(t.name)
+        rules = self.stream_rules(t.name)
+        with self._lock:
+            labels = list(t.labels)
+        out = np.full(len(labels), now_ns - period if period > 0 else -(2**63), dtype=np.int64)
+        for sid, lb in enumerate(labels):
+            best: StreamRule | None = None
+            for r in rules:
+                if r.match(lb) and (best is None or (r.priority, r.period_ns) > (best.priority, best.period_ns)):
+                    best = r
+            if best is not None:
+                out[sid] = now_ns - best.period_ns if best.period_ns > 0 else -(2**63)
+        return out
+
+    def _retain_tenant(self, t: _Tenant, now_ns: int) -> int:
+        """Whole blocks past every stream's cutoff are dropped; with `retention_stream` rules,
+        blocks holding expired rows are rewritten (each at most once per retention_recheck_ns)."""
+        cutoffs = self._cutoffs(t, now_ns)
+        if not len(cutoffs) or int(cutoffs.max()) == -(2**63):
+            return 0
+        floor = int(cutoffs.max())
+        with self._lock:
+            whole = [b for b in t.blocks if b.maxt < int(cutoffs.min())]
+            partial = [b for b in t.blocks if b.mint < floor and b not in whole
+                       and now_ns - self._rechecked.get(b.path, -(2**62)) >= self.options.retention_recheck_ns]
+        for b in whole:
+            self._replace(t, [b], None)
+        if not partial or not self.stream_rules(t.name):
+            return len(whole)
+        for b in partial:
+            self._rechecked[b.path] = now_ns
+        table = pa.table({"stream": pa.array(np.arange(len(cutoffs)), pa.uint32()), "cutoff": pa.array(cutoffs)})
+        keep = "ts >= coalesce((SELECT c.cutoff FROM cutoffs c WHERE c.stream = e.stream), -9223372036854775808)"
+        return len(whole) + self._rewrite_where(t, partial, keep, [], {"cutoffs": table})
+
+    def _rewrite_where(self, t: _Tenant, blocks: list[Block], keep: str, params: list[object],
+                       tables: dict[str, pa.Table] | None = None) -> int:
+        """Rewrite each block of `blocks` that has rows failing `keep`; returns how many."""
+        done = 0
+        with self._rewrite_lock:
+            cur = self._cursor().cursor()
+            try:
+                for name, table in (tables or {}).items():
+                    cur.register(name, table)
+                for b in blocks:
+                    src = files_sql([b])
+                    row = cur.sql(f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM {src} AS e", params=params).fetchall()[0]
+                    if row is None or row[0] == row[1]:
+                        continue
+                    writer = rewrite(cur, t.block_dir, [b], keep, params) if row[1] else None
+                    self._swap(t, [b], writer)
+                    done += 1
+            finally:
+                cur.close()
+        return done
+
+    def _replace(self, t: _Tenant, old: list[Block], writer: BlockWriter | None) -> None:
+        with self._rewrite_lock:
+            self._swap(t, old, writer)
+
+    def _swap(self, t: _Tenant, old: list[Block], writer: BlockWriter | None) -> None:
+        """Journal and commit a replacement; old files are unlinked when no reader needs them."""
+        new, journal = commit_replace(writer or BlockWriter(t.block_dir), old)
+        with self._lock:
+            names = {b.path for b in old}
+            t.blocks = sorted([b for b in t.blocks if b.path not in names] + ([new] if new else []),
+                              key=lambda b: b.mint)
+            self._retired.append(([b.path for b in old], journal))
+        self._reap()
+
+    def _reap(self) -> None:
+        with self._lock:
+            if self._readers:
+                return
+            retired, self._retired = self._retired, []
+        for paths, journal in retired:
+            for path in paths:
+                path.unlink(missing_ok=True)
+            journal.unlink(missing_ok=True)
+
+    def compact(self) -> int:
+        """Merge small blocks (see CompactionPolicy); returns the number of merges."""
+        merges = 0
+        with self._lock:
+            tenants = list(self._tenants.values())
+        for t in tenants:
+            with self._lock:
+                groups = compaction_plan(t.blocks, self.options.compaction)
+            for group in groups:
+                with self._rewrite_lock:
+                    with self._lock:
+                        if not all(b in t.blocks for b in group):
+                            continue
+                    cur = self._cursor().cursor()
+                    try:
+                        self._swap(t, group, rewrite(cur, t.block_dir, group))
+                    finally:
+                        cur.close()
+                merges += 1
+        return merges
+
+    def delete(self, tenant: str, match: LabelMatch, start: int, end: int,
+               filters: Sequence[LineFilter] = ()) -> int:
+        """Remove the lines of matching streams in [start, end] (ns, inclusive) passing `filters`
+        from head and blocks; returns the number of blocks rewritten."""
+        self.flush()
         with self._lock:
             t = self._tenants.get(validate_tenant(tenant))
             if t is None:
-                return [], None
-            batches = t.flushing + t.head
-            head = pa.Table.from_batches(batches, ENTRY_SCHEMA) if batches else None
-            return list(t.blocks), head
+                return 0
+            ids = [sid for sid, lb in enumerate(t.labels) if lb and match(lb)]
+            blocks = [b for b in t.blocks if b.maxt >= start and b.mint <= end]
+        if not ids or not blocks:
+            return 0
+        params: list[object] = []
+        cond = exclusion_sql(Exclusion(ids, start, end, tuple(filters)), params)
+        return self._rewrite_where(t, blocks, cond, params)
+
+    def set_hidden(self, tenant: str, hidden: list[Hidden]) -> None:
+        """Rows reads of `tenant` must skip (pending deletes); replaces the previous list."""
+        with self._lock:
+            t = self._tenants.get(validate_tenant(tenant)) or self._new_tenant(tenant)
+            t.hidden = list(hidden)
+
+    # -- reading -------------------------------------------------------------------------------
+    @contextmanager
+    def _snapshot(self, tenant: str) -> Iterator[tuple[list[Block], pa.Table | None, list[Exclusion]]]:
+        """Blocks, head and hidden rows of `tenant`; blocks stay on disk until the exit."""
+        with self._lock:
+            t = self._tenants.get(validate_tenant(tenant))
+            if t is None:
+                blocks, head, hidden = [], None, []
+            else:
+                batches = t.flushing + t.head
+                head = pa.Table.from_batches(batches, ENTRY_SCHEMA) if batches else None
+                blocks = list(t.blocks)
+                hidden = [Exclusion([i for i, lb in enumerate(t.labels) if lb and h.match(lb)], h.start, h.end,
+                                    h.filters) for h in t.hidden]
+            self._readers += 1
+        try:
+            yield blocks, head, hidden
+        finally:
+            with self._lock:
+                self._readers -= 1
+            self._reap()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -361,19 +560,21 @@ class LogStore:
 
     def scan(self, tenant: str, spec: ScanSpec) -> pa.Table:
         """Lines (stream, ts, line, meta) of `spec`; ordered and limited if spec.limit is set."""
-        blocks, head = self._snapshot(tenant)
-        return run_scan(self._cursor(), blocks, head, spec)
+        with self._snapshot(tenant) as (blocks, head, hidden):
+            spec.excludes = hidden
+            return run_scan(self._cursor(), blocks, head, spec)
 
     def stream_stats(self, tenant: str, spec: ScanSpec) -> pa.Table:
         """Per stream (stream, entries, bytes, mint, maxt) of the lines `spec` selects."""
-        blocks, head = self._snapshot(tenant)
-        return run_aggregate(self._cursor(), blocks, head, spec)
+        with self._snapshot(tenant) as (blocks, head, hidden):
+            spec.excludes = hidden
+            return run_aggregate(self._cursor(), blocks, head, spec)
 
     def active_streams(self, tenant: str, ids: Sequence[int], start: int, end: int) -> list[int]:
         """Ids among `ids` with at least one line in [start, end)."""
-        blocks, head = self._snapshot(tenant)
-        spec = ScanSpec(ids, start, end, columns="DISTINCT stream")
-        table = run_scan(self._cursor(), blocks, head, spec)
+        with self._snapshot(tenant) as (blocks, head, hidden):
+            spec = ScanSpec(ids, start, end, columns="DISTINCT stream", excludes=hidden)
+            table = run_scan(self._cursor(), blocks, head, spec)
         return sorted(int(x) for x in table.column(0).to_pylist())
 
     def disk_bytes(self, tenant: str | None = None) -> int:
