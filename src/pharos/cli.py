@@ -6,6 +6,7 @@
     pharos import openmetrics FILE    backfill (like promtool tsdb create-blocks-from openmetrics)
     pharos check config FILE          validate a pharos.yml / prometheus.yml
     pharos promqltest FILE...         run Prometheus's PromQL test scripts (N passed, N failed)
+    pharos query EXPR                 PromQL against a server (instant, or --start/--end/--step)
     pharos version
 
 Bad input ends with a one-line error on stderr and a non-zero exit code, never a traceback.
@@ -227,6 +228,33 @@ def check_config(file: Annotated[Path, typer.Argument(help="pharos.yml or promet
         (out if ok else err).print(message, highlight=False, markup=False, soft_wrap=True)
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    expr: Annotated[str, typer.Argument(help="PromQL expression")],
+    server_url: Annotated[str, typer.Option("--server", help="pharos to ask.")] = "http://127.0.0.1:9494",
+    at: Annotated[str | None, typer.Option("--time", help="Instant: Unix s, RFC 3339, now[-DUR].")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="Range start (default end-1h).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Range end (default now).")] = None,
+    step: Annotated[str | None, typer.Option("--step", help="Range step, e.g. 15s.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Run a PromQL query against a server (instant, or a range with --start/--end/--step)."""
+    from pharos.metrics.promql.client import QueryClientError, QueryRequest, fetch, render_json, render_table
+
+    if fmt not in ("table", "json"):
+        raise fail(f"--format must be table or json, not {fmt!r}")
+    if at is not None and any(v is not None for v in (start, end, step)):
+        raise fail("--time is for instant queries; do not combine it with --start/--end/--step")
+    try:
+        data = fetch(QueryRequest(expr, server_url, at, start, end, step))
+    except QueryClientError as exc:
+        raise fail(str(exc)) from None
+    if fmt == "json":
+        print(render_json(data))
+    else:
+        render_table(data, out)
 
 
 @app.command()
