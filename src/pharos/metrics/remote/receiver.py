@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import cramjam
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from pharos.metrics.model import Labels, make_labels
-from pharos.metrics.remote.schema import WriteRequest
+from pharos.metrics.remote.schema import Label, Sample, WriteRequestRaw
 from pharos.metrics.tsdb.db import TSDB
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -50,65 +51,166 @@ def decode_snappy(body: bytes) -> bytes:
         raise BadRequest(f"snappy: corrupt input ({exc})") from None
 
 
-def decode_write_request(data: bytes) -> WriteRequest:
+def decode_write_request(data: bytes) -> Any:
+    """A `WriteRequestRaw`: series with their label messages and samples still encoded."""
     try:
-        return WriteRequest.FromString(data)
+        return WriteRequestRaw.FromString(data)
     except DecodeError as exc:
         raise BadRequest(f"cannot decode remote write request: {exc}") from None
 
 
 class Receiver:
-    """Turns write requests into TSDB appends, caching label sets -> series refs."""
+    """Turns write requests into TSDB appends, caching raw label messages -> series refs.
+
+    Per series only the cache lookup runs in Python; samples are decoded for the whole request
+    at once (numpy) and appended in layers of distinct series (the TSDB's vectorised check)."""
 
     def __init__(self) -> None:
-        self._refs: dict[tuple[tuple[str, str], ...], int] = {}
+        self._refs: dict[tuple[bytes, ...], int] = {}
         self._tsdb: TSDB | None = None
         self.samples_total = 0
         self.rejected_total = 0
 
-    def write(self, tsdb: TSDB, req: WriteRequest) -> WriteStats:
-        """Append every sample of `req`; raises BadRequest on invalid label sets."""
+    def write(self, tsdb: TSDB, req: Any) -> WriteStats:
+        """Append every sample of `req` (see `decode_write_request`); BadRequest on invalid labels."""
         if tsdb is not self._tsdb:
             self._tsdb, self._refs = tsdb, {}
-        refs: list[np.ndarray] = []
-        ts: list[list[int]] = []
-        vals: list[list[float]] = []
         stats = WriteStats(series=len(req.timeseries))
+        refs, counts, raw = self._collect(tsdb, req)
+        if raw:
+            ts, vals = decode_samples(raw)
+            self._append(tsdb, stats, np.repeat(np.asarray(refs, dtype=np.uint32), counts), ts, vals)
+        return stats
+
+    def _collect(self, tsdb: TSDB, req: Any) -> tuple[list[int], list[int], list[bytes]]:
+        """Per series with samples: its ref and sample count; all raw samples in order."""
+        refs: list[int] = []
+        counts: list[int] = []
+        raw: list[bytes] = []
+        cache = self._refs
         for series in req.timeseries:
             samples = series.samples
             if not samples:
                 continue
-            ref = self._ref(tsdb, series.labels)
-            refs.append(np.full(len(samples), ref, dtype=np.uint32))
-            ts.append([s.timestamp for s in samples])
-            vals.append([s.value for s in samples])
-        if refs:
-            self._append(tsdb, stats, np.concatenate(refs), np.concatenate(ts), np.concatenate(vals))
-        return stats
+            key = tuple(series.labels)
+            ref = cache.get(key)
+            if ref is None:
+                ref = self._new_ref(tsdb, key)
+            refs.append(ref)
+            counts.append(len(samples))
+            raw.extend(samples)
+        return refs, counts, raw
 
-    def _ref(self, tsdb: TSDB, labels: object) -> int:
-        key = tuple((lb.name, lb.value) for lb in labels)  # type: ignore[attr-defined]
-        ref = self._refs.get(key)
-        if ref is None:
-            ref = tsdb.get_ref(validate_labels(key))
-            if len(self._refs) >= _CACHE_MAX:
-                self._refs.clear()
-            self._refs[key] = ref
+    def _new_ref(self, tsdb: TSDB, key: tuple[bytes, ...]) -> int:
+        ref = tsdb.get_ref(validate_labels(decode_labels(key)))
+        if len(self._refs) >= _CACHE_MAX:
+            self._refs.clear()
+        self._refs[key] = ref
         return ref
 
     def _append(
         self, tsdb: TSDB, stats: WriteStats, refs: np.ndarray, ts: np.ndarray, vals: np.ndarray
     ) -> None:
-        if len(np.unique(refs)) < len(refs):  # several samples per series: the TSDB wants time order
-            order = np.lexsort((ts, refs))
-            refs, ts, vals = refs[order], ts[order], vals[order]
-        result = tsdb.append(refs, ts.astype(np.int64), vals.astype(np.float64))
         stats.samples = len(refs)
-        stats.appended = result.appended
-        stats.out_of_order, stats.duplicate = result.out_of_order, result.duplicate
-        stats.out_of_bounds = result.out_of_bounds
-        self.samples_total += result.appended
-        self.rejected_total += len(refs) - result.appended
+        for r, t, v in layers(refs, ts, vals):
+            result = tsdb.append(r, t, v)
+            stats.appended += result.appended
+            stats.out_of_order += result.out_of_order
+            stats.duplicate += result.duplicate
+            stats.out_of_bounds += result.out_of_bounds
+        self.samples_total += stats.appended
+        self.rejected_total += stats.samples - stats.appended
+
+
+Layer = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def layers(refs: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> list[Layer]:
+    """Split samples into appends of distinct series: the k-th sample (in time order) of every
+    series goes into layer k, so appending the layers in order is appending sample by sample."""
+    n = len(refs)
+    if n < 2:
+        return [(refs, ts, vals)]
+    order = np.lexsort((ts, refs))
+    refs, ts, vals = refs[order], ts[order], vals[order]
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(refs[1:], refs[:-1], out=first[1:])
+    if first.all():
+        return [(refs, ts, vals)]
+    idx = np.arange(n)
+    rank = idx - np.maximum.accumulate(np.where(first, idx, 0))
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.cumsum(np.bincount(rank))
+    out, lo = [], 0
+    for hi in bounds.tolist():
+        sel = by_rank[lo:hi]
+        out.append((refs[sel], ts[sel], vals[sel]))
+        lo = hi
+    return out
+
+
+def decode_labels(key: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, value) pairs of raw `prometheus.Label` messages."""
+    try:
+        labels = [Label.FromString(raw) for raw in key]
+    except DecodeError as exc:
+        raise BadRequest(f"cannot decode remote write request: {exc}") from None
+    return tuple((lb.name, lb.value) for lb in labels)
+
+
+def decode_samples(raw: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps (int64 ms) and values of raw `prometheus.Sample` messages, decoded with numpy
+    when each is `[0x09 double] [0x10 varint]` (either field may be absent: proto3 omits
+    zeros), as every Prometheus writes them; message by message otherwise."""
+    fast = _decode_samples_np(raw)
+    if fast is not None:
+        return fast
+    try:
+        samples = [Sample.FromString(b) for b in raw]
+    except DecodeError as exc:
+        raise BadRequest(f"cannot decode remote write request: {exc}") from None
+    return (np.array([s.timestamp for s in samples], dtype=np.int64),
+            np.array([s.value for s in samples], dtype=np.float64))
+
+
+_POW7 = (np.uint64(7) * np.arange(10, dtype=np.uint64))
+
+
+def _decode_samples_np(raw: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    n = len(raw)
+    lens = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    buf = np.frombuffer(b"".join(raw) + bytes(24), dtype=np.uint8)
+    has_val = (lens >= 9) & (buf[starts] == 0x09)
+    vals = np.zeros(n, dtype=np.float64)
+    if has_val.any():
+        at = starts[has_val, None] + np.arange(1, 9)
+        vals[has_val] = buf[at].copy().view("<f8").ravel()
+    p = starts + 9 * has_val
+    has_ts = (p < ends) & (buf[p] == 0x10)
+    vlen = np.where(has_ts, ends - p - 1, 0)
+    if ((~has_ts) & (p != ends)).any() or (vlen > 10).any() or (has_ts & (vlen < 1)).any():
+        return None
+    ts = _varints(buf, p + 1, vlen)
+    return (ts, vals) if ts is not None else None
+
+
+def _varints(buf: np.ndarray, at: np.ndarray, vlen: np.ndarray) -> np.ndarray | None:
+    """Varints of exactly `vlen` bytes at `at` (0 where vlen is 0); None if one is malformed."""
+    width = int(vlen.max()) if len(vlen) else 0
+    if width == 0:
+        return np.zeros(len(at), dtype=np.int64)
+    cols = np.arange(width)
+    b = buf[at[:, None] + cols].astype(np.uint64)
+    inside = cols < vlen[:, None]
+    cont = (b & np.uint64(0x80)) != 0
+    last = cols == (vlen[:, None] - 1)
+    if (inside & (cont == last)).any():
+        return None
+    parts = np.where(inside, (b & np.uint64(0x7F)) << _POW7[:width], np.uint64(0))
+    return np.bitwise_or.reduce(parts, axis=1).view(np.int64)
 
 
 def validate_labels(pairs: tuple[tuple[str, str], ...]) -> Labels:

@@ -44,6 +44,10 @@ PROMETHEUS: dict[str, list[Field]] = {
         ("exemplars", 3, "Exemplar", True),
     ],
     "Label": [("name", 1, "string", False), ("value", 2, "string", False)],
+    # The same wire bytes as WriteRequest, with labels and samples left encoded: the receiver
+    # keys its series cache on the raw label messages and decodes all samples at once.
+    "WriteRequestRaw": [("timeseries", 1, "TimeSeriesRaw", True)],
+    "TimeSeriesRaw": [("labels", 1, "bytes", True), ("samples", 2, "bytes", True)],
     "LabelMatcher": [
         ("type", 1, "enum:MatchType", False),
         ("name", 2, "string", False),
@@ -165,6 +169,7 @@ def build(
 
 _prom = build("prometheus", PROMETHEUS, PROMETHEUS_ENUMS)
 WriteRequest = _prom["WriteRequest"]
+WriteRequestRaw = _prom["WriteRequestRaw"]
 ReadRequest = _prom["ReadRequest"]
 ReadResponse = _prom["ReadResponse"]
 TimeSeries = _prom["TimeSeries"]
