@@ -45,6 +45,7 @@ def build_components(runtime: Runtime) -> list[Component]:
     """The subsystems of this server, in start order (stopped in reverse)."""
     from pharos.agent.component import EmbeddedAgentComponent  # `pharos up`: this machine's agent
     from pharos.alertmanager.component import AlertmanagerComponent
+    from pharos.kube.component import KubernetesComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
     from pharos.metrics.push_component import PushIngestComponent  # pushgateway, remote, OTLP
     from pharos.rules.component import RulesComponent
@@ -57,4 +58,5 @@ def build_components(runtime: Runtime) -> list[Component]:
         WebComponent(runtime.opts.data_dir),
         AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers
         RulesComponent(runtime),  # rule groups, notifier, /api/v1/rules and /api/v1/alerts
+        KubernetesComponent(runtime),  # in a cluster: default jobs, /kube/metrics, events -> logs
     ]
