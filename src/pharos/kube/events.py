@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from pharos.kube.watch import KubeConfig, cancel
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_time_ns(ev: Obj) -> int:
@@ -30,7 +31,8 @@ def event_time_ns(ev: Obj) -> int:
                  ev.get("eventTime"), ev.get("firstTimestamp"), m.get("creationTimestamp")):
         if text:
             try:
-                return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1e9)
+                when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+                return (when - _EPOCH) // timedelta(microseconds=1) * 1000
             except ValueError:
                 continue
     return 0
