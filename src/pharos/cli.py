@@ -269,6 +269,33 @@ def promqltest(
     raise typer.Exit(code)
 
 
+@app.command("logs")
+def logs_query(
+    query: Annotated[str, typer.Argument(help="A LogQL query, e.g. '{app=\"api\"} |= \"error\"'.")],
+    server: Annotated[str, typer.Option("--server", help="pharos (or Loki) to ask.")] = "http://127.0.0.1:9494",
+    since: Annotated[str, typer.Option("--since", help="How far back when --from is not given.")] = "1h",
+    start: Annotated[str | None, typer.Option("--from", help="Start: RFC3339 or unix seconds.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End: RFC3339 or unix seconds.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most lines to print.")] = 30,
+    forward: Annotated[bool, typer.Option("--forward", help="Oldest lines first.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines (tail).")] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="default, raw or jsonl.")] = "default",
+    org_id: Annotated[str | None, typer.Option("--org-id", help="Tenant (X-Scope-OrgID).")] = None,
+    step: Annotated[str | None, typer.Option("--step", help="Step of a metric query.")] = None,
+) -> None:
+    """Query logs with LogQL, like logcli (`--follow` tails)."""
+    from pharos.logs.client import ClientError, LogsQuery, run
+    from pharos.logs.client import follow as tail
+
+    q = LogsQuery(query, server, since, start, end, limit, forward, output, org_id, step)
+    try:
+        tail(q) if follow else run(q)
+    except ClientError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 @app.command()
 def version() -> None:
     """Print the pharos version."""

@@ -483,15 +483,28 @@ async def _tail_loop(api: LokiAPI, ws: WebSocket, tenant: str, expr: A.LogExpr, 
     delay = int(p.get("delay_for") or 0) * NS
     limit = int(p.get("limit") or 100)
     cursor = parse_time(p.get("start"), time.time_ns() - 3600 * NS)
-    while True:
-        event.clear()
-        end = time.time_ns() - delay + 1
-        if end > cursor:
-            res = await run_in_threadpool(api._engine(tenant).logs, tenant, expr, cursor, end, limit, "forward")
-            streams = [{"stream": lb, "values": [[str(t), x] for t, x in zip(ts.tolist(), ls, strict=True)]}
-                       for lb, ts, ls in res.streams]
-            if streams:
-                await ws.send_text(orjson.dumps({"streams": streams}).decode())
-                cursor = max(int(ts.max()) for _, ts, _ in res.streams if len(ts)) + 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=1.0)
+    closed = asyncio.ensure_future(ws.receive())  # the client's close ends the loop at once
+    try:
+        while not closed.done():
+            cursor = await _tail_step(api, ws, tenant, expr, cursor, delay, limit, event)
+            woke = asyncio.ensure_future(event.wait())
+            await asyncio.wait({woke, closed}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            woke.cancel()
+    finally:
+        closed.cancel()
+
+
+async def _tail_step(api: LokiAPI, ws: WebSocket, tenant: str, expr: A.LogExpr, cursor: int, delay: int,
+                     limit: int, event: asyncio.Event) -> int:
+    """Send the lines in [cursor, now - delay]; returns the next cursor."""
+    event.clear()
+    end = time.time_ns() - delay + 1
+    if end <= cursor:
+        return cursor
+    res = await run_in_threadpool(api._engine(tenant).logs, tenant, expr, cursor, end, limit, "forward")
+    streams = [{"stream": lb, "values": [[str(t), x] for t, x in zip(ts.tolist(), ls, strict=True)]}
+               for lb, ts, ls in res.streams]
+    if not streams:
+        return cursor
+    await ws.send_text(orjson.dumps({"streams": streams}).decode())
+    return max(int(ts.max()) for _, ts, _ in res.streams if len(ts)) + 1
