@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import cramjam
 import numpy as np
@@ -150,10 +151,19 @@ def _json_stream(s: dict[str, object]) -> RawStream:
     return RawStream(labels, ts, lines, meta, parsed)
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z", re.I)
+
+
 def _legacy_ts(value: object) -> int:
+    """A legacy entry timestamp: RFC3339 with any offset and up to 9 fraction digits -> ns."""
     if isinstance(value, int | float):
         return int(value)
-    return int(np.datetime64(str(value).replace("Z", ""), "ns").astype(np.int64))
+    m = _RFC3339.match(str(value).strip())
+    if not m:
+        raise ValueError(f"cannot parse timestamp {value!r} as RFC3339")
+    tz = "+00:00" if m.group(3).upper() == "Z" else m.group(3)
+    secs = int(datetime.fromisoformat(m.group(1) + tz).timestamp())
+    return secs * 1_000_000_000 + int((m.group(2) or "0").ljust(9, "0"))
 
 
 # -- validation ---------------------------------------------------------------------------------
