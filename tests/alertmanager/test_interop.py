@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -140,6 +142,23 @@ def test_amtool_against_pharos(procs: Procs, tmp_path: Path, hook: Hook) -> None
     body = eventually(lambda: next((b for b in hook.bodies if b["groupLabels"] == {"alertname": "DiskFull"}),
                                    None), "the webhook")
     assert body["version"] == "4" and body["receiver"] == "hook"
+    _check_reload(port, am_file)
+
+
+def _check_reload(port: int, am_file: Path) -> None:
+    """A broken file is refused with file:line and the old config stays; a good one applies."""
+    good = am_file.read_text()
+    am_file.write_text(good.replace("receiver: dba", "receiver: nobody"))
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/-/reload", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=30)
+    message = info.value.read().decode()
+    assert f'{am_file}:9: route.routes[0].receiver: undefined receiver "nobody"' in message
+    assert [r["name"] for r in _api(port, "/api/v2/receivers")] == ["hook", "dba"]
+    am_file.write_text(good.replace("name: dba", "name: dba2").replace("receiver: dba", "receiver: dba2"))
+    urllib.request.urlopen(request, timeout=30)
+    assert [r["name"] for r in _api(port, "/api/v2/receivers")] == ["hook", "dba2"]
+    assert "DiskFull" in _amtool(port, "alert", "query")  # alerts survive the reload
 
 
 PROM_RULES = """
@@ -167,7 +186,9 @@ alerting:
     - static_configs: [{{targets: ['127.0.0.1:{port}']}}]
 """)
     prom_port = free_port()
-    procs.start("prometheus", prometheus_argv(prom_cfg, tmp_path / "prom-data", prom_port))
+    # alerts fired before notifier discovery syncs are resent after resend-delay (default 1m)
+    argv = [*prometheus_argv(prom_cfg, tmp_path / "prom-data", prom_port), "--rules.alert.resend-delay=1s"]
+    procs.start("prometheus", argv)
 
     def delivered() -> Any:
         return [a for a in _api(port, "/api/v2/alerts") if a["labels"].get("alertname") == "AlwaysFiring"]
