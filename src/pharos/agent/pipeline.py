@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pharos.agent.checkpoint import RELEASED
 from pharos.agent.formats import Entry, Parser, detect_format, make_parser
 from pharos.agent.labels import LabelPolicy
 from pharos.agent.multiline import Joiner, MultilineRule
-from pharos.agent.ship import Batch
+from pharos.agent.ship import Batch, Entries
 from pharos.agent.tail import Chunk, TailedFile, Tailer
+
+_UNSET: Any = object()
 
 
 @dataclass
@@ -153,17 +156,28 @@ class Pipeline:
         if st.labels_version != version:
             st.labels = {}
             st.labels_version = version
-        add = self.batch.add
-        cache = st.labels
+        targets: dict[str, Entries | None] = {}
+        size = count = 0
         for ts, stream, line, _off in entries:
-            labels = cache.get(stream, "")
-            if labels == "":
-                labels = cache[stream] = self.policy.labels(tf.path, stream)
-            if labels is None:
-                self.stats.records_excluded += 1
+            target = targets.get(stream, _UNSET)
+            if target is _UNSET:
+                target = targets[stream] = self._target(tf, st, stream)
+            if target is None:
                 continue
-            add(labels, ts, line)
+            target.ts.append(ts)
+            target.lines.append(line)
+            size += len(line)
+            count += 1
+        self.batch.grew(count, size)
         self.stats.records += len(entries)
+        self.stats.records_excluded += len(entries) - count
+
+    def _target(self, tf: TailedFile, st: _FileState, stream: str) -> Entries | None:
+        """The open batch's entries for ``stream`` of ``tf`` (None: the file is excluded)."""
+        labels = st.labels.get(stream, "")
+        if labels == "":
+            labels = st.labels[stream] = self.policy.labels(tf.path, stream)
+        return None if labels is None else self.batch.entries(labels)
 
     def _mark(self, tf: TailedFile, st: _FileState) -> None:
         safe = tf.safe_offset()

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import aiohttp
 import cramjam
+import numpy as np
 import orjson
 
 from pharos.agent.checkpoint import Checkpoint, Marks
@@ -78,6 +79,74 @@ def encode_push(streams: dict[str, list[bytes]]) -> bytes:
     parts = []
     for labels, entries in streams.items():
         inner = _ld(0x0A, labels.encode()) + b"".join(entries)
+        parts.append(b"\x0a" + _varint(len(inner)) + inner)
+    return b"".join(parts)
+
+
+def _varint_cols(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Varints of non-negative ``x`` as an (n, width) byte matrix and its valid-byte mask."""
+    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
+    u = x.astype(np.uint64)[:, None] >> shifts
+    nbytes = _varint_len(x)
+    cols = np.arange(width)
+    valid = cols < nbytes[:, None]
+    more = cols < (nbytes - 1)[:, None]
+    data = ((u & np.uint64(0x7F)) | (more * np.uint64(0x80))).astype(np.uint8)
+    return data, valid
+
+
+def _varint_len(x: np.ndarray) -> np.ndarray:
+    """Bytes of the varint of each (non-negative) value."""
+    n = np.ones(len(x), dtype=np.int64)
+    u = x.astype(np.uint64)
+    for k in range(1, 10):
+        n += u >= np.uint64(1 << (7 * k))
+    return n
+
+
+def _const(n: int, byte: int, present: np.ndarray | bool = True) -> tuple[np.ndarray, np.ndarray]:
+    data = np.full((n, 1), byte, dtype=np.uint8)
+    valid = np.broadcast_to(np.asarray(present, dtype=bool).reshape(-1, 1), (n, 1))
+    return data, valid
+
+
+def encode_entries(ts_ns: list[int], lines: list[bytes]) -> bytes:
+    """The EntryAdapter messages (length-prefixed as field 2 of StreamAdapter) of one stream,
+    without structured metadata; the fixed-layout headers are built for all entries at once."""
+    n = len(lines)
+    ts = np.array(ts_ns, dtype=np.int64)
+    if n == 0 or int(ts.min()) < 0:
+        return b"".join(encode_entry(t, line) for t, line in zip(ts_ns, lines, strict=True))
+    lens = np.fromiter(map(len, lines), dtype=np.int64, count=n)
+    secs, nanos = np.divmod(ts, 1_000_000_000)
+    has_s, has_n = secs > 0, nanos > 0
+    ts_len = has_s * (1 + _varint_len(secs)) + has_n * (1 + _varint_len(nanos))
+    body = 1 + _varint_len(ts_len) + ts_len + 1 + _varint_len(lens) + lens
+    cols = [
+        _const(n, 0x12), _varint_cols(body, 5), _const(n, 0x0A), _varint_cols(ts_len, 1),
+        _const(n, 0x08, has_s), _masked(_varint_cols(secs, 10), has_s),
+        _const(n, 0x10, has_n), _masked(_varint_cols(nanos, 5), has_n),
+        _const(n, 0x12), _varint_cols(lens, 5),
+    ]
+    data = np.concatenate([c[0] for c in cols], axis=1)
+    valid = np.concatenate([c[1] for c in cols], axis=1)
+    heads = data[valid].tobytes()
+    ends = np.cumsum(valid.sum(axis=1)).tolist()
+    parts: list[bytes] = [b""] * (2 * n)
+    parts[0::2] = [heads[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    parts[1::2] = lines
+    return b"".join(parts)
+
+
+def _masked(cols: tuple[np.ndarray, np.ndarray], present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cols[0], cols[1] & present[:, None]
+
+
+def encode_streams(streams: dict[str, Entries]) -> bytes:
+    """A PushRequest from labels -> :class:`Entries`."""
+    parts = []
+    for labels, entries in streams.items():
+        inner = _ld(0x0A, labels.encode()) + entries.encode()
         parts.append(b"\x0a" + _varint(len(inner)) + inner)
     return b"".join(parts)
 
@@ -160,26 +229,64 @@ def format_labels(labels: dict[str, str]) -> str:
 # -- batching ----------------------------------------------------------------------
 
 
+class Entries:
+    """The entries of one stream in a batch, encoded when the batch is sealed."""
+
+    __slots__ = ("lines", "meta", "ts")
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.lines: list[bytes] = []
+        self.meta: dict[int, Metadata] = {}  # entry index -> structured metadata
+
+    def encode(self) -> bytes:
+        if not self.meta:
+            return encode_entries(self.ts, self.lines)
+        return b"".join(
+            encode_entry(t, line, self.meta.get(i, ()))
+            for i, (t, line) in enumerate(zip(self.ts, self.lines, strict=True))
+        )
+
+
+ENTRY_OVERHEAD = 16  # bytes an entry adds besides its line (about; counts toward batch size)
+
+
 @dataclass
 class Batch:
     """Entries grouped by stream labels, with the positions they complete."""
 
-    streams: dict[str, list[bytes]] = field(default_factory=dict)
+    streams: dict[str, Entries] = field(default_factory=dict)
     marks: Marks = field(default_factory=dict)
     size: int = 0
     lines: int = 0
     created: float = field(default_factory=time.monotonic)
 
-    def add(self, labels: str, ts_ns: int, line: bytes, metadata: Metadata = ()) -> None:
-        """Append one entry to the stream ``labels``."""
-        entry = encode_entry(ts_ns, line, metadata)
+    def entries(self, labels: str) -> Entries:
+        """The entries of stream ``labels`` (callers append to ``ts`` and ``lines``, then
+        call :meth:`grew`)."""
         entries = self.streams.get(labels)
         if entries is None:
-            self.streams[labels] = entries = []
+            self.streams[labels] = entries = Entries()
             self.size += len(labels) + 8
-        entries.append(entry)
-        self.size += len(entry)
-        self.lines += 1
+        return entries
+
+    def grew(self, lines: int, size: int) -> None:
+        """Account for ``lines`` entries of ``size`` line bytes appended through :meth:`entries`."""
+        self.lines += lines
+        self.size += size + lines * ENTRY_OVERHEAD
+
+    def add(self, labels: str, ts_ns: int, line: bytes, metadata: Metadata = ()) -> None:
+        """Append one entry to the stream ``labels``."""
+        entries = self.entries(labels)
+        if metadata:
+            entries.meta[len(entries.ts)] = metadata
+        entries.ts.append(ts_ns)
+        entries.lines.append(line)
+        self.grew(1, len(line))
+
+    def encode(self) -> bytes:
+        """The PushRequest (uncompressed)."""
+        return encode_streams(self.streams)
 
 
 @dataclass
@@ -251,7 +358,7 @@ class Shipper:
 
     def submit(self, batch: Batch) -> None:
         """Seal and queue ``batch`` (marks-only batches are committed once earlier ones are)."""
-        body = bytes(cramjam.snappy.compress_raw(encode_push(batch.streams))) if batch.lines else b""
+        body = bytes(cramjam.snappy.compress_raw(batch.encode())) if batch.lines else b""
         self.queue.append(Sealed(body, batch.lines, batch.marks))
         self.memory_bytes += len(body)
         if self.failing:
