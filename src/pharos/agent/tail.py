@@ -72,9 +72,9 @@ class Tailer:
         resume: ResumeFn | None = None,
         *,
         max_line_size: int = 256 * 1024,
-        read_size: int = 1 << 20,
+        read_size: int = 256 << 10,
         per_file_budget: int = 4 << 20,
-        step_budget: int = 4 << 20,
+        step_budget: int = 1 << 20,
         scan_interval: float = 0.5,
         rotate_grace: float = 1.0,
     ) -> None:
