@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium
 PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium
 
-.PHONY: ui up test install install-test peers lint bench-ingest clean
+.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write clean
 
 ## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
 up: install ui
@@ -45,6 +45,14 @@ lint: install-test
 ## bench-ingest: pharos vs prometheus 2.42 on 100 targets x 2,000 series (see benchmarks/README.md)
 bench-ingest: install-test peers
 	$(PY) benchmarks/ingest.py
+
+## bench-agent: the node agent over 1 GB of CRI logs in 50 files, discard sink and pharos (see benchmarks/README.md)
+bench-agent: install-test
+	$(PY) benchmarks/agent.py
+
+## bench-remote-write: remote-write ingest samples/s per core, pharos vs prometheus 2.42
+bench-remote-write: install-test peers
+	$(PY) benchmarks/remote_write.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
