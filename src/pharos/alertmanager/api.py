@@ -211,7 +211,7 @@ async def _get_groups(am: Alertmanager, request: Request) -> Response:
     matchers = _filters(request)
     receiver = _receiver_filter(request)
     now = am.clock.now()
-    out = []
+    out: list[dict[str, Any]] = []
     for group in am.dispatcher.groups.values():
         if receiver is not None and not receiver.matches(group.route.receiver):
             continue
