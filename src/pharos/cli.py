@@ -221,7 +221,7 @@ def test_rules(files: Annotated[list[Path], typer.Argument(help="promtool rule u
 @check_app.command("config")
 def check_config(file: Annotated[Path, typer.Argument(help="pharos.yml or prometheus.yml")]) -> None:
     """Validate a config file: exit 0 when it loads, 1 with one line per problem otherwise."""
-    from pharos.config.loader import check_config as check
+    from pharos.server.check import check_server_config as check
 
     ok, messages = check(file)
     for message in messages:

@@ -108,3 +108,27 @@ def test_promqltest_counts_passed_and_failed(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{script}: 1 passed, 1 failed, 0 skipped" in result.stdout
     assert "total: 1 passed, 1 failed, 0 skipped" in result.stdout
+
+
+def test_check_config_checks_rule_files_and_alertmanager_section(tmp_path: Path) -> None:
+    (tmp_path / "good.rules.yml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n"
+    )
+    (tmp_path / "bad.rules.yml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: sum(\n"
+    )
+    config = tmp_path / "pharos.yml"
+    config.write_text("rule_files: ['good.rules.yml']\n")
+    result = run_cli("check", "config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "1 rule file" in result.stdout
+
+    config.write_text("rule_files: ['*.rules.yml']\n")
+    result = run_cli("check", "config", str(config))
+    assert result.returncode == 1
+    assert "bad.rules.yml" in result.stderr and "Traceback" not in result.stderr
+
+    config.write_text("alertmanager:\n  route:\n    receiver: nobody\n  receivers:\n    - name: team\n")
+    result = run_cli("check", "config", str(config))
+    assert result.returncode == 1
+    assert f"{config}:3: alertmanager.route.receiver" in result.stderr
