@@ -95,6 +95,7 @@ class FakeKube:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {}
         self.history: list[Change] = []
         self.compacted = 0
+        self.last_bookmark = 0
         self.token = token
         self.watchers: list[tuple[str, str | None, dict[str, str], asyncio.Queue]] = []
         self.requests: list[str] = []
@@ -154,13 +155,17 @@ class FakeKube:
     def bookmark(self) -> int:
         """Advance the version and send a BOOKMARK to every watcher that asked for them."""
         self.rv += 1
+        self.last_bookmark = self.rv
         for res, _ns, sel, q in self.watchers:
             if sel.get("allowWatchBookmarks") == "true":
-                kind = RESOURCE_KIND[res]
-                q.put_nowait({"type": "BOOKMARK", "object": {
-                    "kind": kind, "apiVersion": KINDS[kind][0],
-                    "metadata": {"resourceVersion": str(self.rv)}}})
+                q.put_nowait(self._bookmark_event(res, self.rv))
         return self.rv
+
+    @staticmethod
+    def _bookmark_event(resource: str, rv: int) -> dict[str, Any]:
+        kind = RESOURCE_KIND[resource]
+        return {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": KINDS[kind][0],
+                                               "metadata": {"resourceVersion": str(rv)}}}
 
     def drop_watches(self) -> None:
         """End every open watch stream (clients must resume from their last version)."""
@@ -255,8 +260,12 @@ class FakeKube:
             return resp
         queue: asyncio.Queue = asyncio.Queue()
         for change in self.history:
-            if change.rv > since and f"{KINDS[change.obj['kind']][0]}/{KINDS[change.obj['kind']][1]}" == resource:
+            if change.rv > since and "/".join(KINDS[change.obj["kind"]]) == resource:
                 self._offer(queue, change, ns, q)
+        newest = max((c.rv for c in self.history), default=0)
+        if q.get("allowWatchBookmarks") == "true" and self.last_bookmark > max(since, newest):
+            # a watcher that connects after a bookmark still gets it (the real server repeats them)
+            queue.put_nowait(self._bookmark_event(resource, self.last_bookmark))
         entry = (resource, ns, q, queue)
         self.watchers.append(entry)
         try:
