@@ -1,6 +1,21 @@
-"""Suite-wide setup: make `tests/` importable so tests can share `shared_data`."""
+"""Suite-wide setup: make `tests/` importable so tests can share `shared_data`, and treat a
+skipped test as a failed one — a skip here always means a missing install step (a peer binary,
+Chromium, the built UI, a test dependency), and `make test` installs all of them."""
 
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Turn a skip into a failure that names what is missing."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this suite does not allow: {reason}"
