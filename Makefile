@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium kubernetes-client
 PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium /usr/bin/kubectl
 
-.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write clean
+.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql clean
 
 ## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
 up: install ui
@@ -53,6 +53,10 @@ bench-agent: install-test
 ## bench-remote-write: remote-write ingest samples/s per core, pharos vs prometheus 2.42
 bench-remote-write: install-test peers
 	$(PY) benchmarks/remote_write.py
+
+## bench-promql: 30+ dashboard queries, pharos vs prometheus 2.42 on 10,000 imported series x 6 h
+bench-promql: install-test peers
+	$(PY) benchmarks/promql.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

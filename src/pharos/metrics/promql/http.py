@@ -42,6 +42,13 @@ _UNITS = {
 
 def format_float(f: float) -> str:
     """A sample value as Prometheus renders it in JSON."""
+    r = repr(f)
+    if "e" not in r and "n" not in r:  # positional shortest round-trip (not nan/inf)
+        return r[:-2] if r.endswith(".0") else r
+    return _format_float_slow(f)
+
+
+def _format_float_slow(f: float) -> str:
     if math.isnan(f):
         return "NaN"
     if math.isinf(f):
@@ -144,15 +151,7 @@ def result_json(res: QueryResult, limit: int = 0) -> dict[str, Any]:
             if value.present[i, 0]
         ]
     else:
-        result = [
-            {
-                "metric": dict(ls),
-                "values": [
-                    [format_ts(int(a)), format_float(float(b))] for a, b in zip(ts, vals, strict=True)
-                ],
-            }
-            for ls, ts, vals in value
-        ]
+        result = _matrix_json(value)
     if limit and isinstance(result, list) and res.result_type in ("vector", "matrix") and len(result) > limit:
         result = result[:limit]
         warnings.append("results truncated due to limit")
@@ -162,6 +161,20 @@ def result_json(res: QueryResult, limit: int = 0) -> dict[str, Any]:
         out["warnings"] = warnings
     if res.infos:
         out["infos"] = list(res.infos)
+    return out
+
+
+def _matrix_json(series: list[tuple[Any, np.ndarray, np.ndarray]]) -> list[dict[str, Any]]:
+    stamps: dict[int, float | int] = {}
+    out = []
+    for ls, ts, vals in series:
+        points = []
+        for t, v in zip(ts.tolist(), vals.tolist(), strict=True):
+            stamp = stamps.get(t)
+            if stamp is None:
+                stamp = stamps[t] = format_ts(t)
+            points.append([stamp, format_float(v)])
+        out.append({"metric": dict(ls), "values": points})
     return out
 
 
