@@ -33,6 +33,7 @@ from pharos.metrics.promql.windows import window_bounds
 
 DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
 MAX_POINTS = 11_000
+CHUNK_POINTS = 4_000_000  # series x steps evaluated at once by an instant-vector selector
 
 _OPS = {
     "Equal": MatchOp.EQUAL,
@@ -242,18 +243,34 @@ class Evaluator:
         ends = self.window_ends(vs)
         lookback = self.limits.lookback_ms
         keys, ts, vals, offsets = self.fetch(vs, int(ends.min()) - lookback + 1, int(ends.max()))
-        lo, hi = window_bounds(ts, offsets, ends, lookback)
-        idx = np.maximum(hi - 1, 0)
-        if len(vals):
-            values, sample_ts = vals[idx], ts[idx]
-            present = (hi > lo) & ~stale_mask(values)
-        else:
-            values = np.zeros(lo.shape)
-            sample_ts = np.zeros(lo.shape, np.int64)
-            present = np.zeros(lo.shape, bool)
-        self.add_samples(int(present.sum()))
+        values, sample_ts, present = self._latest_points(ts, vals, offsets, ends, lookback)
         drop = np.zeros(len(keys), bool)
         return Vector(keys, values, present, drop, sample_ts).compact()
+
+    def _latest_points(
+        self, ts: np.ndarray, vals: np.ndarray, offsets: np.ndarray, ends: np.ndarray, lookback: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values, sample timestamps, present) per series and step, built in chunks of series
+        so a query over the sample limit fails before its full matrices are allocated."""
+        n = len(offsets) - 1
+        rows = max(1, CHUNK_POINTS // max(1, len(ends)))
+        parts = []
+        for a in range(0, max(n, 1), rows):
+            b = min(n, a + rows)
+            part_ts, part_vals = ts[offsets[a] : offsets[b]], vals[offsets[a] : offsets[b]]
+            lo, hi = window_bounds(part_ts, offsets[a : b + 1] - offsets[a], ends, lookback)
+            idx = np.maximum(hi - 1, 0)
+            if len(part_vals):
+                values, sample_ts = part_vals[idx], part_ts[idx]
+                present = (hi > lo) & ~stale_mask(values)
+            else:
+                values, sample_ts = np.zeros(lo.shape), np.zeros(lo.shape, np.int64)
+                present = np.zeros(lo.shape, bool)
+            self.add_samples(int(present.sum()))
+            parts.append((values, sample_ts, present))
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def matrix_selector(self, node: Any) -> RangeData:
         """A range vector: samples in (end - range, end], stale markers removed."""

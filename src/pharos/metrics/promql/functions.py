@@ -96,8 +96,10 @@ def _range_call(ev: Evaluator, name: str, args: list[Any]) -> Vector:
 
 
 def _windows(ev: Evaluator, rd: RangeData) -> rangefuncs.Windows:
+    # Samples held at once (the fetched ones), as Prometheus's limit counts samples in memory,
+    # not the sum over overlapping windows.
+    ev.add_samples(len(rd.vals))
     lo, hi = window_bounds(rd.ts, rd.offsets, rd.ends, rd.range_ms)
-    ev.add_samples(int((hi - lo).sum()))
     return rangefuncs.Windows(rd, lo, hi)
 
 
