@@ -40,6 +40,10 @@ export interface ChartOptions {
   onSeriesClick?: (s: ChartSeries) => void;
   seriesAction?: (s: ChartSeries) => { label: string; href: string } | null;
   id?: string;
+  /** Series colour (default: the palette by index). */
+  color?: (s: ChartSeries, i: number) => string;
+  /** Bars stacked on each other (mode "bars"). */
+  stackBars?: boolean;
 }
 
 interface Registry {
@@ -90,6 +94,21 @@ export function alignMatrix(
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+/** Bars drawn from 0 to the sum of this and every later series, first series tallest: drawn in
+ * order, each later (shorter) bar covers the lower part, so every series shows its own segment. */
+function stackReverse(data: ChartData, shown: boolean[]): Array<Array<number | null>> {
+  const acc = new Array(data.xs.length).fill(0);
+  const out: Array<Array<number | null>> = new Array(data.series.length);
+  for (let k = data.series.length - 1; k >= 0; k--) {
+    const s = data.series[k];
+    out[k] = !shown[k] ? s.values.map(() => null) : s.values.map((v, i) => {
+      acc[i] += v ?? 0;
+      return v === null ? null : acc[i];
+    });
+  }
+  return out;
 }
 
 function stack(data: ChartData, shown: boolean[]): Array<Array<number | null>> {
@@ -162,13 +181,14 @@ export class Chart {
     const fmt = (v: number | null) => formatValue(v, unit, decimals);
     const axisColor = cssVar("--muted");
     const gridColor = cssVar("--grid");
-    const values = mode === "stacked" ? stack(this.data, this.shown) : this.data.series.map((s) => s.values);
+    const values =
+      mode === "stacked" ? stack(this.data, this.shown) : mode === "bars" && this.opts.stackBars ? stackReverse(this.data, this.shown) : this.data.series.map((s) => s.values);
     const fillAlpha = mode === "stacked" ? 0.5 : Math.min(1, (this.opts.fillOpacity ?? 0) / 100);
     const bars = mode === "bars" ? uPlot.paths.bars!({ size: [0.8, 64] }) : undefined;
     const series: uPlot.Series[] = [
       {},
       ...this.data.series.map((s, i) => {
-        const color = PALETTE[i % PALETTE.length];
+        const color = this.colorOf(i);
         return {
           label: s.name,
           stroke: color,
@@ -261,7 +281,7 @@ export class Chart {
       this.tooltip,
       h("div", { class: "tt-time" }, formatDate(this.data.xs[idx] * 1000)),
       ...rows.slice(0, 12).map(([i, v]) =>
-        h("div", { class: "tt-row" }, h("span", { class: "swatch", style: { background: PALETTE[i % PALETTE.length] } }), h("span", { class: "tt-name" }, this.data.series[i].name), h("b", null, fmt(v))),
+        h("div", { class: "tt-row" }, h("span", { class: "swatch", style: { background: this.colorOf(i) } }), h("span", { class: "tt-name" }, this.data.series[i].name), h("b", null, fmt(v))),
       ),
       rows.length > 12 ? h("div", { class: "muted" }, `+${rows.length - 12} more`) : null,
     );
@@ -280,7 +300,7 @@ export class Chart {
       const item = h(
         "div",
         { class: `legend-item${this.shown[i] ? "" : " off"}`, title: "click: toggle · ctrl/⌘-click: only this one" },
-        h("span", { class: "swatch", style: { background: PALETTE[i % PALETTE.length] } }),
+        h("span", { class: "swatch", style: { background: this.colorOf(i) } }),
         h("span", { class: "legend-name" }, s.name),
         h("span", { class: "legend-value" }, fmt(last)),
         action ? h("a", { class: "legend-link", href: action.href, title: action.label, onclick: (e: Event) => e.stopPropagation() }, action.label) : null,
@@ -298,9 +318,13 @@ export class Chart {
     replace(this.legendEl, ...items);
   }
 
+  private colorOf(i: number): string {
+    return this.opts.color?.(this.data.series[i], i) ?? PALETTE[i % PALETTE.length];
+  }
+
   private applyShown(): void {
     if (!this.plot) return;
-    if ((this.opts.mode ?? "lines") === "stacked") {
+    if ((this.opts.mode ?? "lines") === "stacked" || this.opts.stackBars) {
       this.render();
       return;
     }

@@ -1,6 +1,7 @@
 // Loki API client (pharos serves it): query_range for streams, labels, tail WebSocket.
 
 import { ApiError, getJSON, type QueryData } from "./api";
+import { cmpNs, normaliseLevel } from "./logql";
 import type { ResolvedRange } from "./time";
 
 export interface LogLine {
@@ -17,14 +18,7 @@ const WORD_RE = /\b(ERROR|ERR|FATAL|CRITICAL|CRIT|PANIC|WARN|WARNING|INFO|NOTICE
 /** Log level of a line: its `level`/`detected_level` label, a level=/"level": field, or a word. */
 export function detectLevel(line: string, labels: Record<string, string> = {}): string {
   const fromLabel = labels.detected_level ?? labels.level ?? labels.severity ?? labels.lvl;
-  const raw = fromLabel ?? LEVEL_RE.exec(line)?.[2] ?? WORD_RE.exec(line)?.[1] ?? "unknown";
-  const l = raw.toLowerCase();
-  if (["err", "error", "fatal", "critical", "crit", "panic", "emerg", "alert"].includes(l)) return "error";
-  if (l === "warn" || l === "warning") return "warn";
-  if (l === "info" || l === "notice" || l === "information") return "info";
-  if (l === "debug" || l === "dbg") return "debug";
-  if (l === "trace") return "trace";
-  return "unknown";
+  return normaliseLevel(fromLabel ?? LEVEL_RE.exec(line)?.[2] ?? WORD_RE.exec(line)?.[1] ?? "unknown");
 }
 
 /** Fields of a JSON or logfmt line; null when it is neither. */
@@ -83,11 +77,13 @@ export function toLines(result: StreamsResult["data"]["result"]): LogLine[] {
   return lines;
 }
 
-export async function queryLogs(expr: string, range: ResolvedRange, limit: number, direction: "backward" | "forward", signal?: AbortSignal): Promise<LogsResult> {
+/** Lines of a log query, sorted in `direction`; `page` narrows the range to nanosecond bounds
+ * (Loki's start is inclusive, end exclusive) for "older"/"newer" paging. */
+export async function queryLogs(expr: string, range: ResolvedRange, limit: number, direction: "backward" | "forward", signal?: AbortSignal, page?: { startNs?: string; endNs?: string }): Promise<LogsResult> {
   const p = new URLSearchParams({
     query: expr,
-    start: `${BigInt(range.start) * 1_000_000n}`,
-    end: `${BigInt(range.end) * 1_000_000n}`,
+    start: page?.startNs ?? `${BigInt(range.start) * 1_000_000n}`,
+    end: page?.endNs ?? `${BigInt(range.end) * 1_000_000n}`,
     limit: String(limit),
     direction,
   });
@@ -99,18 +95,62 @@ export async function queryLogs(expr: string, range: ResolvedRange, limit: numbe
     throw e;
   }
   const lines = r.data.resultType === "streams" ? toLines(r.data.result) : [];
-  lines.sort((a, b) => (direction === "backward" ? cmp(b.tsNs, a.tsNs) : cmp(a.tsNs, b.tsNs)));
+  lines.sort((a, b) => (direction === "backward" ? cmpNs(b.tsNs, a.tsNs) : cmpNs(a.tsNs, b.tsNs)));
   return { kind: "ok", lines, resultType: r.data.resultType, raw: r.data };
 }
 
-function cmp(a: string, b: string): number {
-  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+function rangeParams(range?: ResolvedRange, query?: string): string {
+  const p = new URLSearchParams();
+  if (range) {
+    p.set("start", `${range.start}000000`);
+    p.set("end", `${range.end}000000`);
+  }
+  if (query) p.set("query", query);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+export interface IndexStats {
+  streams: number;
+  chunks: number;
+  bytes: number;
+  entries: number;
 }
 
 export const loki = {
-  labels: (range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/labels${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
-  labelValues: (name: string, range?: ResolvedRange) => getJSON<{ data?: string[] }>(`/loki/api/v1/label/${encodeURIComponent(name)}/values${range ? `?start=${range.start}000000&end=${range.end}000000` : ""}`).then((r) => r.data ?? []),
+  labels: (range?: ResolvedRange, query?: string) => getJSON<{ data?: string[] }>(`/loki/api/v1/labels${rangeParams(range, query)}`).then((r) => r.data ?? []),
+  labelValues: (name: string, range?: ResolvedRange, query?: string) =>
+    getJSON<{ data?: string[] }>(`/loki/api/v1/label/${encodeURIComponent(name)}/values${rangeParams(range, query)}`).then((r) => r.data ?? []),
+  series: (match: string, range?: ResolvedRange) => {
+    const p = new URLSearchParams({ "match[]": match });
+    if (range) {
+      p.set("start", `${range.start}000000`);
+      p.set("end", `${range.end}000000`);
+    }
+    return getJSON<{ data?: Array<Record<string, string>> }>(`/loki/api/v1/series?${p}`).then((r) => r.data ?? []);
+  },
+  stats: (query: string, range?: ResolvedRange) => getJSON<IndexStats>(`/loki/api/v1/index/stats${rangeParams(range, query)}`),
+  volume: (query: string, targetLabel: string, range?: ResolvedRange, limit = 20) => {
+    const p = rangeParams(range, query);
+    return getJSON<{ data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }>(
+      `/loki/api/v1/index/volume${p}&targetLabels=${encodeURIComponent(targetLabel)}&limit=${limit}`,
+    ).then((r) => r.data.result ?? []);
+  },
 };
+
+/** The tail WebSocket's URL for a log query, from `startNs` on. */
+export function tailURL(query: string, startNs: string, limit = 100, loc: { protocol: string; host: string } = location): string {
+  const p = new URLSearchParams({ query, start: startNs, limit: String(limit) });
+  return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/loki/api/v1/tail?${p}`;
+}
+
+/** Lines of one tail message (`{"streams": [...]}`), oldest first. */
+export function tailLines(message: string): LogLine[] {
+  const m = JSON.parse(message) as { streams?: StreamsResult["data"]["result"] };
+  const lines = toLines(m.streams ?? []);
+  lines.sort((a, b) => cmpNs(a.tsNs, b.tsNs));
+  return lines;
+}
 
 /** A LogQL metric query over a range (Loki answers a Prometheus-shaped matrix). */
 export async function lokiMetricQuery(expr: string, range: ResolvedRange, stepMs: number, signal?: AbortSignal): Promise<QueryData> {
