@@ -1,6 +1,8 @@
 // Targets (health, last scrape, duration, error, labels before relabelling) and status pages.
 
 import { getJSON } from "../lib/api";
+import { loki } from "../lib/loki";
+import { logStoreSummary } from "../lib/logstatus";
 import { h, replace } from "../lib/dom";
 import { formatDate } from "../lib/time";
 import { formatValue } from "../lib/units";
@@ -100,20 +102,60 @@ function kv(obj: Record<string, unknown>): HTMLElement {
   return h("table", { class: "data kv" }, h("tbody", null, ...Object.entries(obj).map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "mono" }, typeof v === "object" ? JSON.stringify(v) : String(v))))));
 }
 
-function topList(title: string, rows: Array<{ name: string; value: number }> | undefined): HTMLElement {
+function topList(title: string, rows: Array<{ name: string; value: number }> | undefined, unit?: string): HTMLElement {
   return h(
     "div",
     { class: "card" },
     h("h3", null, title),
     rows && rows.length
-      ? h("table", { class: "data" }, h("thead", null, h("tr", null, h("th", null, "Name"), h("th", { class: "num" }, "Count"))), h("tbody", null, ...rows.map((r) => h("tr", null, h("td", { class: "mono" }, r.name), h("td", { class: "num" }, String(r.value))))))
+      ? h("table", { class: "data" }, h("thead", null, h("tr", null, h("th", null, "Name"), h("th", { class: "num" }, unit === "bytes" ? "Bytes" : "Count"))), h("tbody", null, ...rows.map((r) => h("tr", null, h("td", { class: "mono" }, r.name), h("td", { class: "num" }, unit ? formatValue(r.value, unit) : String(r.value))))))
       : h("div", { class: "muted" }, "none"),
   );
 }
 
+/** Log-store status: streams and entries from /loki/api/v1/series, index/stats and index/volume
+ * over the last 24 hours (Loki's APIs need a selector, so one per label name, merged). */
+async function logStoreCards(): Promise<HTMLElement[]> {
+  const now = Date.now();
+  const range = { start: now - 86_400_000, end: now };
+  const names = await loki.labels(range);
+  if (!names.length) return [h("div", { class: "card", "data-testid": "logstore" }, h("h3", null, "Log store"), h("div", { class: "muted" }, "No log streams in the last 24 hours."))];
+  const picked = names.slice(0, 40);
+  const seriesPerLabel = await Promise.all(picked.map((n) => loki.series(`{${n}=~".+"}`, range).catch(() => [] as Array<Record<string, string>>)));
+  const sum = logStoreSummary(seriesPerLabel.flat());
+  const main = ["service_name", "job", "namespace", "app", "container", "filename"].find((n) => names.includes(n)) ?? names[0];
+  const [stats, volume] = await Promise.all([
+    loki.stats(`{${main}=~".+"}`, range).catch(() => null),
+    loki.volume(`{${main}=~".+"}`, main, range, 10).catch(() => []),
+  ]);
+  return [
+    h(
+      "div",
+      { class: "card", "data-testid": "logstore" },
+      h("h3", null, "Log store (streams of the last 24 hours)"),
+      kv({
+        "Number of streams": sum.streams,
+        "Label names": names.length,
+        "Label pairs": sum.labelPairs,
+        [`Streams with ${main}`]: stats?.streams ?? "",
+        [`Entries (streams with ${main})`]: stats?.entries ?? "",
+        [`Bytes (streams with ${main})`]: stats ? formatValue(stats.bytes, "bytes") : "",
+        [`Chunks (streams with ${main})`]: stats?.chunks ?? "",
+      }),
+    ),
+    topList(`Log store: top ${main} by bytes`, volume.map((v) => ({ name: v.metric[main] ?? "", value: Math.round(Number(v.value[1])) })), "bytes"),
+    topList("Log store: top label names by value count", sum.valuesPerLabel),
+    topList("Log store: top stream count by label value pair", sum.streamsPerPair),
+  ];
+}
+
 export function statusPage(root: HTMLElement): () => void {
   const body = h("div", { class: "status-grid", "data-testid": "status" }, h("div", { class: "empty" }, "Loading…"));
+  const logTops = h("div", { style: { display: "none" } });
+  // The log store's summary sits next to the TSDB head; its top lists follow the TSDB's.
+  const logSlot = h("div", { class: "card" }, h("h3", null, "Log store"), h("div", { class: "muted" }, "Loading…"));
   root.append(h("div", { class: "page-head" }, h("h1", null, "Status")), body);
+  const logCards = logStoreCards();
   const get = (p: string) => getJSON<{ data: Record<string, unknown> }>(p).then((r) => r.data).catch((e: Error) => ({ error: e.message }));
   void Promise.all([get("/api/v1/status/buildinfo"), get("/api/v1/status/runtimeinfo"), get("/api/v1/status/tsdb"), get("/api/v1/status/flags"), get("/api/v1/status/config")]).then(([build, runtime, tsdb, flags, config]) => {
     const t = tsdb as Record<string, unknown> & { headStats?: Record<string, number> };
@@ -133,14 +175,23 @@ export function statusPage(root: HTMLElement): () => void {
           "Max time": head.maxTime ? formatDate(head.maxTime) : "",
         }),
       ),
+      logSlot,
       topList("Top series count by metric name", t.seriesCountByMetricName as never),
       topList("Top label names by value count", t.labelValueCountByLabelName as never),
       topList("Top memory use by label name (bytes)", t.memoryInBytesByLabelName as never),
       topList("Top series count by label value pair", t.seriesCountByLabelValuePair as never),
+      logTops,
       h("div", { class: "card" }, h("h3", null, "Command-line flags"), kv(flags)),
       h("div", { class: "card wide" }, h("h3", null, "Configuration"), h("pre", { class: "code" }, String((config as { yaml?: string }).yaml ?? JSON.stringify(config)))),
     );
     root.dataset.state = "done";
+    void logCards
+      .then(([summary, ...cards]) => {
+        logSlot.replaceWith(summary);
+        logTops.replaceWith(...cards);
+      })
+      .catch((e: Error) => replace(logSlot, h("h3", null, "Log store"), h("div", { class: "error-text" }, e.message)))
+      .finally(() => (root.dataset.logs = "done"));
   });
   return () => undefined;
 }
