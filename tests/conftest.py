@@ -1,4 +1,4 @@
-"""Suite-wide setup: make `tests/` importable so tests can share `shared_data`, and treat a
+"""Suite-wide setup: make the helper modules of `tests/` and its folders importable, and treat a
 skipped test as a failed one — a skip here always means a missing install step (a peer binary,
 Chromium, the built UI, a test dependency), and `make test` installs all of them."""
 
@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+TESTS = Path(__file__).resolve().parent
+# Test modules are imported by path (--import-mode=importlib), so two folders may both have a
+# test_api.py; helper modules are imported by name from every folder, so their names are unique.
+for folder in [TESTS, *sorted(p for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))]:
+    sys.path.insert(0, str(folder))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from live_server import serve
+from promql_server import serve
 
 from pharos.metrics.promql.engine import Limits
 from pharos.metrics.promql.memory import MemoryQuerier
