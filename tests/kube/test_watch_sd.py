@@ -186,3 +186,30 @@ async def test_official_client_against_the_fake(kube: FakeKube) -> None:
     assert out["nodes"] == ["w1"]
     assert out["events"] == [("ADDED", "c"), ("BOOKMARK", None)]
     assert out["gone"] == 410
+
+
+async def test_one_watch_shared_by_discoveries_and_cluster_state(kube: FakeKube) -> None:
+    from pharos.kube.state import ClusterState
+    from pharos.kube.store import SHARED
+
+    kube.add(pod("a"))
+    config = KubeConfig(kube.url)
+    first = KubernetesDiscovery(KubernetesSDConfig(role="pod"), kube=config)
+    latest1, task1 = await collect(first)
+    await until(lambda: "pod/shop/a" in latest1, "first discovery")
+    state = ClusterState(config)
+    state.start()
+    second = KubernetesDiscovery(KubernetesSDConfig(role="pod"), kube=config)
+    latest2, task2 = await collect(second)
+    try:
+        await until(lambda: "pod/shop/a" in latest2, "second discovery (replayed from the shared store)")
+        assert first.informers["pods"] is second.informers["pods"] is state.informers["pods"]
+        assert sum(1 for r in kube.requests if r.startswith("/api/v1/pods?") and "watch=1" not in r) == 1
+        kube.add(pod("b", "10.0.0.2"))
+        await until(lambda: "pod/shop/b" in latest1 and "pod/shop/b" in latest2, "both see a new pod")
+    finally:
+        for task in (task1, task2):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await state.stop()
+    assert SHARED._informers == {}

@@ -20,7 +20,15 @@ from typing import Any
 from pharos.config.model import KubernetesSDConfig
 from pharos.kube.auth import KubeConfigError, from_sd_config, own_namespace
 from pharos.kube.sdlabels import BUILDERS, SERVICE_NAME_LABEL, Obj
-from pharos.kube.store import Informer, collection_paths, meta, namespace_index
+from pharos.kube.store import (
+    SHARED,
+    Handler,
+    Informer,
+    SharedInformers,
+    collection_paths,
+    meta,
+    namespace_index,
+)
 from pharos.kube.watch import KubeConfig
 from pharos.metrics.scrape.discovery import TargetGroup
 
@@ -105,6 +113,7 @@ class KubernetesDiscovery:
         *,
         kube: KubeConfig | None = None,
         own_ns: str | None = None,
+        shared: SharedInformers = SHARED,
         **watch_kw: Any,
     ) -> None:
         self.role = sd.role
@@ -123,12 +132,14 @@ class KubernetesDiscovery:
         self._wake = asyncio.Event()
         self._busy = False
         self.synced = asyncio.Event()
+        self.shared = shared
+        self.watch_kw = watch_kw
+        self._handlers: list[tuple[Informer, Handler]] = []
+        self.kube: KubeConfig | None = None
         try:
-            config = kube or from_sd_config(sd)
+            self.kube = kube or from_sd_config(sd)
         except (KubeConfigError, OSError) as exc:
             self.config_error = f"kubernetes_sd ({sd.role}): {exc}"
-            return
-        self._build_informers(config, watch_kw)
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -163,16 +174,25 @@ class KubernetesDiscovery:
             kinds["jobs"] = {}
         return kinds
 
-    def _build_informers(self, config: KubeConfig, watch_kw: dict[str, Any]) -> None:
+    def _acquire_informers(self, config: KubeConfig) -> None:
+        """Shared informers for every kind needed, then the handlers (replayed what is known)."""
         for name, indexers in self._wanted_kinds().items():
             kind = KINDS[name]
             label, field = self._selector(kind.selector_role)
             paths = collection_paths(kind.group_version, kind.resource, self.namespaces if kind.namespaced else None)
-            inf = Informer(config, paths, label_selector=label, field_selector=field, indexers=indexers, **watch_kw)
-            self.informers[name] = inf
-        main = self.informers[MAIN_KIND[self.role]]
-        main.handlers.append(lambda _t, obj, _old: self._mark(_key(obj)))
+            self.informers[name] = self.shared.acquire(config, paths, label_selector=label, field_selector=field,
+                                                       indexers=indexers, **self.watch_kw)
+        self._subscribe(self.informers[MAIN_KIND[self.role]], lambda _t, obj, _old: self._mark(_key(obj)))
         self._add_secondary_handlers()
+
+    def _subscribe(self, inf: Informer, handler: Handler) -> None:
+        self._handlers.append((inf, handler))
+        inf.subscribe(handler)
+
+    async def _release_informers(self) -> None:
+        for inf in self.informers.values():
+            await self.shared.release(inf, [h for i, h in self._handlers if i is inf])
+        self._handlers = []
 
     def _selector(self, role: str | None) -> tuple[str | None, str | None]:
         labels = [s.label for s in self.sd.selectors if s.role == role and s.label]
@@ -183,17 +203,16 @@ class KubernetesDiscovery:
         """Re-queue the main objects that depend on a changed secondary object."""
         main = self.informers[MAIN_KIND[self.role]]
         by = self._requeue_by
+        sub = self._subscribe
         if "namespaces" in self.informers:
-            self.informers["namespaces"].handlers.append(by(main, "namespace", lambda o: meta(o).get("name")))
-        if self.role == "pod" and "nodes" in self.informers:
-            self.informers["nodes"].handlers.append(by(main, "node", lambda o: meta(o).get("name")))
+            sub(self.informers["namespaces"], by(main, "namespace", lambda o: meta(o).get("name")))
+        if "nodes" in self.informers and self.role != "node":
+            sub(self.informers["nodes"], by(main, "node", lambda o: meta(o).get("name")))
         if self.role in ("endpoints", "endpointslice"):
-            if "nodes" in self.informers:
-                self.informers["nodes"].handlers.append(by(main, "node", lambda o: meta(o).get("name")))
             index = "service" if self.role == "endpointslice" else None
-            self.informers["services"].handlers.append(self._service_handler(main, index))
+            sub(self.informers["services"], self._service_handler(main, index))
         if self.role == "endpoints":
-            self.informers["pods"].handlers.append(by(main, "pod", _key))
+            sub(self.informers["pods"], by(main, "pod", _key))
 
     def _requeue_by(self, main: Informer, index: str, value: Callable[[Obj], Any]) -> Callable[..., None]:
         def handler(_type: str, obj: Obj, _old: Obj | None) -> None:
@@ -229,11 +248,11 @@ class KubernetesDiscovery:
 
     async def run(self, on_update: OnGroups) -> None:
         """Watch until cancelled, reporting changed groups to ``on_update``."""
-        if self.config_error:
+        if self.config_error or self.kube is None:
             log.error("%s", self.config_error)
             await asyncio.Event().wait()
-        for inf in self.informers.values():
-            inf.start()
+            return
+        self._acquire_informers(self.kube)
         try:
             for inf in self.informers.values():
                 for w in inf.watches:
@@ -243,8 +262,7 @@ class KubernetesDiscovery:
                 await self._wake.wait()
                 await self._flush(on_update)
         finally:
-            for inf in self.informers.values():
-                await inf.stop()
+            await self._release_informers()
 
     async def _flush(self, on_update: OnGroups) -> None:
         self._wake.clear()

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pharos.kube.quantity import parse_quantity
-from pharos.kube.store import Informer, collection_paths
+from pharos.kube.store import SHARED, Informer, SharedInformers, collection_paths
 from pharos.kube.watch import KubeConfig
 
 Obj = dict[str, Any]
@@ -89,9 +89,9 @@ def node_samples(node: Obj) -> Iterator[Sample]:
         yield "kube_node_created", {"node": name}, created
     for cond in status.get("conditions") or []:
         current = _s(cond.get("status")).lower()
-        for value in ("true", "false", "unknown"):
-            labels = {"node": name, "condition": _s(cond.get("type")), "status": value}
-            yield "kube_node_status_condition", labels, 1.0 if current == value else 0.0
+        for state in ("true", "false", "unknown"):
+            labels = {"node": name, "condition": _s(cond.get("type")), "status": state}
+            yield "kube_node_status_condition", labels, 1.0 if current == state else 0.0
     for field, metric in (("capacity", "kube_node_status_capacity"), ("allocatable", "kube_node_status_allocatable")):
         for res, qty in (status.get(field) or {}).items():
             value = parse_quantity(qty)
@@ -127,7 +127,7 @@ def pod_samples(pod: Obj) -> Iterator[Sample]:
     """kube_pod_*."""
     m, spec, status = _m(pod), pod.get("spec") or {}, pod.get("status") or {}
     base = {"namespace": _s(m.get("namespace")), "pod": _s(m.get("name")), "uid": _s(m.get("uid"))}
-    owner = next((r for r in m.get("ownerReferences") or [] if r.get("controller")), {})
+    owner: dict[str, Any] = next((r for r in m.get("ownerReferences") or [] if r.get("controller")), {})
     yield "kube_pod_info", {
         **base, "host_ip": _s(status.get("hostIP")), "pod_ip": _s(status.get("podIP")),
         "node": _s(spec.get("nodeName")), "created_by_kind": _s(owner.get("kind")) or "<none>",
@@ -252,8 +252,8 @@ def job_samples(job: Obj) -> Iterator[Sample]:
         metric = {"Complete": "kube_job_complete", "Failed": "kube_job_failed"}.get(cond.get("type"))
         if metric:
             current = _s(cond.get("status")).lower()
-            for value in ("true", "false", "unknown"):
-                yield metric, {**base, "condition": value}, 1.0 if current == value else 0.0
+            for state in ("true", "false", "unknown"):
+                yield metric, {**base, "condition": state}, 1.0 if current == state else 0.0
 
 
 # -- namespaces, services, endpoints, ingresses, claims -------------------------------------
@@ -339,19 +339,21 @@ RESOURCES: dict[str, tuple[str, str, Callable[[Obj], Iterator[Sample]]]] = {
 class ClusterState:
     """Cluster-wide informers and the kube-state-metrics text of their objects."""
 
-    def __init__(self, config: KubeConfig, informers: dict[str, Informer] | None = None, **watch_kw: Any) -> None:
-        self.informers = informers if informers is not None else {}
-        for kind, (gv, res, _) in RESOURCES.items():
-            if kind not in self.informers:
-                self.informers[kind] = Informer(config, collection_paths(gv, res, None), **watch_kw)
+    def __init__(self, config: KubeConfig, shared: SharedInformers = SHARED, **watch_kw: Any) -> None:
+        self.config = config
+        self.shared = shared
+        self.watch_kw = watch_kw
+        self.informers: dict[str, Informer] = {}
 
     def start(self) -> None:
-        for inf in self.informers.values():
-            inf.start()
+        """Acquire the cluster-wide informers (shared with service discovery watching the same)."""
+        for kind, (gv, res, _) in RESOURCES.items():
+            self.informers[kind] = self.shared.acquire(self.config, collection_paths(gv, res, None), **self.watch_kw)
 
     async def stop(self) -> None:
         for inf in self.informers.values():
-            await inf.stop()
+            await self.shared.release(inf)
+        self.informers = {}
 
     def errors(self) -> list[str]:
         return [e for inf in self.informers.values() for e in inf.errors()]
@@ -360,8 +362,9 @@ class ClusterState:
         """Every sample of every known object."""
         for kind, (_, _, sampler) in RESOURCES.items():
             inf = self.informers.get(kind)
-            for key in sorted(inf.items) if inf is not None else ():
-                yield from sampler(inf.items[key])
+            items = inf.items if inf is not None else {}
+            for key in sorted(items):
+                yield from sampler(items[key])
 
     def render(self) -> str:
         """Prometheus text exposition 0.0.4, families in name order."""

@@ -8,14 +8,17 @@ reports the differences to the handlers as ADDED/MODIFIED/DELETED, as client-go'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from pharos.kube.watch import KubeConfig, ListWatch, cancel
 
+log = logging.getLogger(__name__)
+
 Obj = dict[str, Any]
 Handler = Callable[[str, Obj, Obj | None], None]  # (event type, object, previous object)
-IndexFn = Callable[[Obj], Iterable[str]]
+IndexFn = Callable[[Obj], list[str]]
 
 
 def meta(obj: Obj) -> dict[str, Any]:
@@ -51,7 +54,7 @@ class Informer:
             ListWatch(
                 config,
                 path,
-                on_replace=lambda items, scope=_scope(path): self.replace(scope, items),
+                on_replace=self._replacer(_scope(path)),
                 on_event=self.apply,
                 label_selector=label_selector,
                 field_selector=field_selector,
@@ -60,6 +63,26 @@ class Informer:
             for path in paths
         ]
         self._tasks: list[asyncio.Task[None]] = []
+
+    def subscribe(self, handler: Handler) -> None:
+        """Add a handler; objects already known are replayed to it as ADDED."""
+        self.handlers.append(handler)
+        for obj in list(self.items.values()):
+            handler("ADDED", obj, None)
+
+    def add_indexer(self, name: str, fn: IndexFn) -> None:
+        """Add an index (no-op when one of that name exists), indexing the known objects."""
+        if name in self.indexers:
+            return
+        self.indexers[name] = fn
+        self.index[name] = {}
+        for key, obj in self.items.items():
+            for value in fn(obj):
+                self.index[name].setdefault(value, set()).add(key)
+
+    def _replacer(self, scope: str | None) -> Callable[[list[Obj]], None]:
+        """The list callback of the stream over ``scope``."""
+        return lambda items: self.replace(scope, items)
 
     # -- running --------------------------------------------------------------------------
 
@@ -89,7 +112,7 @@ class Informer:
 
     def by_index(self, name: str, value: str) -> list[Obj]:
         """Objects whose index ``name`` holds ``value``."""
-        keys = self.index[name].get(value, ())
+        keys = self.index.get(name, {}).get(value, ())
         return [self.items[k] for k in sorted(keys) if k in self.items]
 
     def replace(self, scope: str | None, items: list[Obj]) -> None:
@@ -113,8 +136,11 @@ class Informer:
         else:
             self.items[key] = obj
             self._reindex(key, obj)
-        for handler in self.handlers:
-            handler(kind, obj, old)
+        for handler in list(self.handlers):
+            try:
+                handler(kind, obj, old)
+            except Exception:  # one faulty consumer must not end the watch of the others
+                log.exception("handler of %s failed on %s %s", self.watches[0].path if self.watches else "?", kind, key)
 
     def _reindex(self, key: str, obj: Obj) -> None:
         for name, fn in self.indexers.items():
@@ -152,3 +178,58 @@ def collection_paths(group_version: str, resource: str, namespaces: list[str] | 
     if not namespaces:
         return [f"{base}/{resource}"]
     return [f"{base}/namespaces/{ns}/{resource}" for ns in namespaces]
+
+
+class SharedInformers:
+    """One informer per (API server, credentials, paths, selectors), shared by its users:
+    service discovery, cluster-state metrics. A user that arrives late is replayed the current
+    objects as ADDED; the informer stops when its last user releases it."""
+
+    def __init__(self) -> None:
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+        self._refs: dict[int, int] = {}
+
+    @staticmethod
+    def _key(config: KubeConfig, paths: list[str], label: str | None, field: str | None) -> tuple[Any, ...]:
+        auth = (config.token, str(config.token_file), config.username, str(config.cert_file), config.insecure)
+        return (config.api_url, auth, tuple(paths), label or "", field or "")
+
+    def acquire(
+        self,
+        config: KubeConfig,
+        paths: list[str],
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        indexers: dict[str, IndexFn] | None = None,
+        **watch_kw: Any,
+    ) -> Informer:
+        """The shared informer (started), with ``indexers`` added."""
+        key = self._key(config, paths, label_selector, field_selector)
+        inf = self._informers.get(key)
+        if inf is None:
+            inf = Informer(config, paths, label_selector=label_selector, field_selector=field_selector, **watch_kw)
+            self._informers[key] = inf
+            inf.start()
+        self._refs[id(inf)] = self._refs.get(id(inf), 0) + 1
+        for name, fn in (indexers or {}).items():
+            inf.add_indexer(name, fn)
+        return inf
+
+    async def release(self, inf: Informer, handlers: list[Handler] | None = None) -> None:
+        """Drop one use (and the user's handlers); stop the informer after its last user."""
+        for handler in handlers or []:
+            if handler in inf.handlers:
+                inf.handlers.remove(handler)
+        refs = self._refs.get(id(inf), 0) - 1
+        if refs > 0:
+            self._refs[id(inf)] = refs
+            return
+        self._refs.pop(id(inf), None)
+        for key, known in list(self._informers.items()):
+            if known is inf:
+                del self._informers[key]
+        await inf.stop()
+
+
+SHARED = SharedInformers()
