@@ -3,6 +3,7 @@ Debian's chromium. Screenshots go to tests/web/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -26,6 +27,75 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 
+# An alert that fires at once (for: 0s) and one that stays pending, with labels and annotations.
+RULES = """groups:
+  - name: web-test
+    interval: 1s
+    rules:
+      - alert: WebTestAlways
+        expr: vector(1) > 0
+        for: 0s
+        labels: {severity: warning, team: web}
+        annotations: {summary: "always firing", description: "vector(1) > 0 holds"}
+      - alert: WebTestPending
+        expr: vector(1) > 0
+        for: 1h
+        labels: {severity: critical}
+      - record: job:up:sum
+        expr: sum by (job) (up)
+"""
+
+LEVELS = ["info", "warn", "error", "debug"]
+
+
+def seed_streams(port: int) -> list[dict[str, object]]:
+    """Log lines pushed before the tests: a JSON app stream and a logfmt one in a pod, 150 lines
+    for paging, and lines labelled like the scraped pharos target (job, instance)."""
+    now = time.time_ns()
+    sec = 1_000_000_000
+    checkout = [
+        [str(now - (40 - i) * sec), json.dumps({"level": LEVELS[i % 4], "msg": f"order {i}", "status": 500 if i % 5 == 0 else 200})]
+        for i in range(40)
+    ]
+    cart = [
+        [str(now - (30 - i) * sec), f'level={LEVELS[i % 4]} msg="cart {i}{" timeout" if i % 10 == 0 else ""}" user=u{i % 3}']
+        for i in range(30)
+    ]
+    paging = [[str(now - (150 - i) * sec // 10), f"page line {i}"] for i in range(150)]
+    own = [[str(now - (10 - i) * sec), f"level=info msg=\"pharos line {i}\""] for i in range(10)]
+    pod = {"namespace": "shop", "container": "app"}
+    return [
+        {"stream": {**pod, "app": "checkout", "pod": "checkout-1"}, "values": checkout},
+        {"stream": {**pod, "app": "cart", "pod": "cart-1"}, "values": cart},
+        {"stream": {"app": "paging"}, "values": paging},
+        {"stream": {"job": "pharos", "instance": f"127.0.0.1:{port}"}, "values": own},
+    ]
+
+
+def push_logs(base: str, streams: list[dict[str, object]]) -> None:
+    req = urllib.request.Request(
+        f"{base}/loki/api/v1/push", data=json.dumps({"streams": streams}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 204, r.status
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def wait_until(fn: object, timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()  # type: ignore[operator]
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,8 +113,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("pharos-web")
     port = _free_port()
     config = data / "pharos.yml"
+    rules = data / "rules.yml"
+    rules.write_text(RULES)
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files: ['{rules}']\n"
         f"scrape_configs:\n  - job_name: pharos\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     )
     exe = shutil.which("pharos", path=str(Path(sys.executable).parent)) or "pharos"
@@ -66,6 +139,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             raise RuntimeError(f"pharos did not become ready: {proc.stderr.read().decode() if proc.stderr else ''}")
         time.sleep(0.3)
+    push_logs(base, seed_streams(port))
     yield base
     proc.terminate()
     try:

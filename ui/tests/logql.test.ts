@@ -93,7 +93,7 @@ describe("levels and fields", () => {
     expect(parseFields("{not json")).toBeNull();
   });
   it("computes per-field value stats over loaded lines", () => {
-    const rows = [{ status: "200" }, { status: "500" }, { status: "200" }, null, { other: "x" }];
+    const rows: Array<Record<string, string> | null> = [{ status: "200" }, { status: "500" }, { status: "200" }, null, { other: "x" }];
     const st = fieldStats(rows, "status");
     expect(st.total).toBe(3);
     expect(st.values).toEqual([
@@ -122,6 +122,8 @@ describe("Loki results and tail", () => {
   });
   it("points at Loki's parse error positions", () => {
     expect(errorPosition("parse error at line 1, col 7: syntax error")).toEqual({ line: 1, col: 7 });
+    expect(errorPosition('invalid parameter "query": 1:17: parse error: unclosed left parenthesis')).toEqual({ line: 1, col: 17 });
+    expect(errorPosition("2:3: parse error: x")).toEqual({ line: 2, col: 3 });
   });
   it("summarises log-store streams", () => {
     const s = logStoreSummary([{ job: "a", pod: "1" }, { job: "a", pod: "2" }, { pod: "2", job: "a" }]);

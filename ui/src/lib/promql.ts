@@ -109,10 +109,11 @@ export function rank(candidates: string[], prefix: string, limit = 50): string[]
   return [...starts, ...contains].slice(0, limit);
 }
 
-/** "1:5: parse error: ..." -> {line: 1, col: 5, message}. Prometheus' position format, and
+/** "1:5: parse error: ..." -> {line: 1, col: 5}. Prometheus' position format (also after its
+ * `invalid parameter "query": ` prefix), and
  * Loki's "parse error at line 1, col 5: ...". */
 export function errorPosition(message: string): { line: number; col: number } | null {
-  const m = /^(\d+):(\d+)(?::\d+)?:/.exec(message) ?? /at line (\d+), col (\d+)/.exec(message) ?? /at char (\d+)/.exec(message);
+  const m = /(?:^|: )(\d+):(\d+)(?::\d+)?: /.exec(message) ?? /at line (\d+), col (\d+)/.exec(message) ?? /at char (\d+)/.exec(message);
   if (!m) return null;
   if (m.length === 2) return { line: 1, col: parseInt(m[1], 10) };
   return { line: parseInt(m[1], 10), col: parseInt(m[2], 10) };

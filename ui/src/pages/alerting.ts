@@ -69,7 +69,7 @@ function ago(iso: string | undefined): string {
   const t = iso ? Date.parse(iso) : NaN;
   if (!Number.isFinite(t) || t <= 0) return "never";
   const s = (Date.now() - t) / 1000;
-  if (s < 0) return `in ${formatDuration(-s * 1000)}`;
+  if (s < 0) return `in ${formatDuration(Math.round(-s / 60) * 60_000 || 1000)}`;
   return s < 1 ? "just now" : `${formatDuration(Math.round(s) * 1000)} ago`;
 }
 
@@ -474,7 +474,7 @@ export function silencesPage(root: HTMLElement): () => void {
         { class: "muted small silence-meta" },
         h("span", { class: `badge ${state === "active" ? "ok" : state === "pending" ? "warn" : ""}` }, state),
         ` ${formatDate(Date.parse(s.startsAt))} → ${formatDate(Date.parse(s.endsAt))}`,
-        state === "active" ? ` (ends ${ago(s.endsAt).replace(/^in /, "in ")})` : "",
+        state === "active" ? ` (ends ${ago(s.endsAt)})` : "",
         ` · by ${s.createdBy || "?"}`,
         state === "active" ? ` · silencing ${n} alert${n === 1 ? "" : "s"}` : "",
         h("span", { class: "mono" }, ` · ${s.id}`),

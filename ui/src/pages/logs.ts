@@ -544,6 +544,7 @@ export function logsPage(root: HTMLElement): () => void {
     }
     root.dataset.lines = String(lines.length);
     liveBar.textContent = `Live · ${lines.length} line(s) · last at ${formatTs(lines[0])}`;
+    status.textContent = `${lines.length} line(s) · live`;
     renderStreams();
   }
 
