@@ -405,6 +405,7 @@ def limit_check(servers: list[Server], end_s: int) -> dict[str, Any]:
     and pharos' peak RSS (VmHWM) afterwards."""
     params = {"query": '{__name__=~".+"}', "start": str(end_s - 6 * 3600), "end": str(end_s), "step": "2"}
     out: dict[str, Any] = {"query": params["query"], "range": "6h step 2s"}
+    out["pharos_rss_before_bytes"] = reset_peak_rss(servers[0].pid)
     for s in servers:
         body, seconds = query(s.url, "/api/v1/query_range", params)
         out[s.name] = {
@@ -414,6 +415,12 @@ def limit_check(servers: list[Server], end_s: int) -> dict[str, Any]:
         }
     out["pharos_peak_rss_bytes"] = hwm_bytes(servers[0].pid)
     return out
+
+
+def reset_peak_rss(pid: int) -> int:
+    """Reset VmHWM to the current RSS (Linux clear_refs 5) so the next peak is the query's."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return hwm_bytes(pid)
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

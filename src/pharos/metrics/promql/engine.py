@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -250,24 +251,16 @@ class Evaluator:
     def _latest_points(
         self, ts: np.ndarray, vals: np.ndarray, offsets: np.ndarray, ends: np.ndarray, lookback: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(values, sample timestamps, present) per series and step, built in chunks of series
-        so a query over the sample limit fails before its full matrices are allocated."""
+        """(values, sample timestamps, present) per series and step. When the output could pass
+        the sample limit it is counted first, chunk by chunk, so an over-limit query fails
+        holding one chunk rather than everything up to the limit."""
         n = len(offsets) - 1
-        rows = max(1, CHUNK_POINTS // max(1, len(ends)))
-        parts = []
-        for a in range(0, max(n, 1), rows):
-            b = min(n, a + rows)
-            part_ts, part_vals = ts[offsets[a] : offsets[b]], vals[offsets[a] : offsets[b]]
-            lo, hi = window_bounds(part_ts, offsets[a : b + 1] - offsets[a], ends, lookback)
-            idx = np.maximum(hi - 1, 0)
-            if len(part_vals):
-                values, sample_ts = part_vals[idx], part_ts[idx]
-                present = (hi > lo) & ~stale_mask(values)
-            else:
-                values, sample_ts = np.zeros(lo.shape), np.zeros(lo.shape, np.int64)
-                present = np.zeros(lo.shape, bool)
-            self.add_samples(int(present.sum()))
-            parts.append((values, sample_ts, present))
+        if n * len(ends) > self.limits.max_samples - self.samples:
+            held = sum(int(chunk[2].sum()) for chunk in _selector_chunks(ts, vals, offsets, ends, lookback))
+            if self.samples + held > self.limits.max_samples:
+                self.add_samples(held)
+        parts = list(_selector_chunks(ts, vals, offsets, ends, lookback))
+        self.add_samples(sum(int(p[2].sum()) for p in parts))
         if len(parts) == 1:
             return parts[0]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
@@ -324,6 +317,24 @@ class Evaluator:
         if isinstance(v, Vector):
             return Vector(v.labels, -v.values, v.present, np.ones(v.n, bool))
         raise PromQLError(f"unary expression only allowed on scalar or vector, got {type_name(v)}")
+
+
+def _selector_chunks(
+    ts: np.ndarray, vals: np.ndarray, offsets: np.ndarray, ends: np.ndarray, lookback: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The latest sample per step for blocks of series (at most CHUNK_POINTS cells each)."""
+    n = len(offsets) - 1
+    rows = max(1, CHUNK_POINTS // max(1, len(ends)))
+    for a in range(0, max(n, 1), rows):
+        b = min(n, a + rows)
+        part_ts, part_vals = ts[offsets[a] : offsets[b]], vals[offsets[a] : offsets[b]]
+        lo, hi = window_bounds(part_ts, offsets[a : b + 1] - offsets[a], ends, lookback)
+        if not len(part_vals):
+            yield np.zeros(lo.shape), np.zeros(lo.shape, np.int64), np.zeros(lo.shape, bool)
+            continue
+        idx = np.maximum(hi - 1, 0)
+        values = part_vals[idx]
+        yield values, part_ts[idx], (hi > lo) & ~stale_mask(values)
 
 
 def vector_to_range(v: Vector, grid: np.ndarray, ends: np.ndarray, rng: int) -> RangeData:
