@@ -9,6 +9,7 @@ import { cssColor, formatValue, thresholdColor } from "../lib/units";
 import { computeInterval, formatLegend, interpolate, rateInterval, seriesName, type VariableValues } from "../lib/variables";
 import { Chart, PALETTE, alignMatrix, type ChartData, type DrawMode } from "./chart";
 import { lokiMetricQuery, queryLogs } from "../lib/loki";
+import { logsLinkFor } from "../pages/links";
 
 export interface PanelContext {
   range: ResolvedRange;
@@ -107,6 +108,7 @@ export class PanelView {
   readonly el: HTMLElement;
   private body: HTMLElement;
   private chart: Chart | null = null;
+  private range: ResolvedRange = { start: Date.now() - 3_600_000, end: Date.now() };
   private abort: AbortController | null = null;
   private lastRun = 0;
 
@@ -235,6 +237,7 @@ export class PanelView {
         this.setState("nodata");
         return;
       }
+      this.range = ctx.range;
       this.render(data, instantRows);
       this.el.dataset.state = "data";
     } catch (e) {
@@ -288,6 +291,8 @@ export class PanelView {
         fillOpacity: typeof custom.fillOpacity === "number" ? custom.fillOpacity : 0,
         legend: legend?.showLegend !== false && legend?.displayMode !== "hidden",
         id: `panel-${p.id}`,
+        // A series with pod or job labels links to its logs over the panel's time range.
+        seriesAction: (s) => logsLinkFor(s.labels, { from: String(this.range.start), to: String(this.range.end) }),
       });
       replace(this.body, this.chart.el);
       const cd: ChartData = { xs: data.xs, series: data.series.map((s) => ({ name: s.name, labels: s.labels, values: s.values })) };
