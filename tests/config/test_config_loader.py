@@ -167,8 +167,8 @@ def test_unsupported_fields_are_warnings_with_lines() -> None:
         scrape_configs:
           - job_name: k
             scrape_intervall: 5s
-            kubernetes_sd_configs:
-              - role: pod
+            consul_sd_configs:
+              - server: localhost:8500
             static_configs:
               - targets: [a:1]
     """))
@@ -178,7 +178,7 @@ def test_unsupported_fields_are_warnings_with_lines() -> None:
         "pharos.yml:6: remote_read: not supported by pharos, ignored",
         'pharos.yml:10: scrape_configs[0].scrape_intervall: not supported by pharos, ignored '
         '(did you mean "scrape_interval"?)',
-        "pharos.yml:11: scrape_configs[0].kubernetes_sd_configs: not supported by pharos, ignored",
+        "pharos.yml:11: scrape_configs[0].consul_sd_configs: not supported by pharos, ignored",
     ]
     sc = loaded.config.scrape_configs[0]
     assert sc.scrape_interval == 15.0
