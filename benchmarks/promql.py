@@ -143,7 +143,7 @@ def targets(n: int) -> list[Target]:
     return out
 
 
-def _lines(name: str, labels: str, values: np.ndarray, ts: np.ndarray, fmt: str) -> str:
+def _lines(name: str, labels: str, values: np.ndarray, ts: list[str], fmt: str) -> str:
     vals = [format(float(v), fmt) for v in values]
     return "".join(f"{name}{{{labels}}} {v} {t}\n" for v, t in zip(vals, ts, strict=True))
 
@@ -375,7 +375,8 @@ def bench(
             continue
         for mode, path, extra in modes(end_s):
             params = {"query": expr, **extra}
-            bodies, times = {}, {}
+            bodies: dict[str, dict[str, Any]] = {}
+            times: dict[str, float] = {}
             for s in servers:
                 bodies[s.name], _ = query(s.url, path, params)  # warm-up, and the result
             for s in servers:
@@ -387,7 +388,13 @@ def bench(
                 and not compare(bodies["pharos"], bodies["prometheus"], data_start + reach_s(expr))
             ):
                 note = START_NOTE
-            row = {"query": name, "mode": mode, "expr": expr, "diff": diff, "note": note if diff else ""}
+            row: dict[str, Any] = {
+                "query": name,
+                "mode": mode,
+                "expr": expr,
+                "diff": diff,
+                "note": note if diff else "",
+            }
             row.update({f"{k}_ms": v * 1000 for k, v in times.items()})
             row["ratio"] = times["pharos"] / times["prometheus"]
             rows.append(row)

@@ -278,7 +278,7 @@ class Evaluator:
         keys, ts, vals, offsets = self.fetch(vs, int(ends.min()) - rng + 1, int(ends.max()))
         keep = ~stale_mask(vals)
         if not keep.all():
-            counts = np.add.reduceat(keep.astype(np.int64), offsets[:-1]) if len(vals) else []
+            counts: Any = np.add.reduceat(keep.astype(np.int64), offsets[:-1]) if len(vals) else []
             counts = np.where(np.diff(offsets) > 0, counts, 0)
             ts, vals = ts[keep], vals[keep]
             offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)

@@ -249,7 +249,7 @@ def absent_labels(node: Any) -> Labels:
 
 def _absent(ev: Evaluator, args: list[Any]) -> Vector:
     v = ev.eval_vector(args[0])
-    missing = ~v.present.any(axis=0) if v.n else np.ones(ev.steps, bool)
+    missing: Any = ~v.present.any(axis=0) if v.n else np.ones(ev.steps, bool)
     return Vector(
         [absent_labels(args[0])], np.ones((1, ev.steps)), missing[None, :], np.zeros(1, bool)
     ).compact()

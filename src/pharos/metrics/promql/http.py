@@ -151,7 +151,7 @@ def result_json(res: QueryResult, limit: int = 0) -> dict[str, Any]:
             if value.present[i, 0]
         ]
     else:
-        result = _matrix_json(value)
+        result = _matrix_json(value)  # type: ignore[arg-type]  # an instant range selector's list
     if limit and isinstance(result, list) and res.result_type in ("vector", "matrix") and len(result) > limit:
         result = result[:limit]
         warnings.append("results truncated due to limit")

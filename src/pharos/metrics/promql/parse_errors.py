@@ -29,8 +29,8 @@ _KEYWORDS = {
 _SET_OPS = {"and", "or", "unless", "atan2"}
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _COMPLETIONS = ["", "1", "x", '"x"', "5m", '="x"', "(x)", "(x) (x)", "1 offset 1m"]
-_SYNTAX = ("invalid promql query", "unexpected", "unclosed", "unterminated", "bad number", "bad duration")
-_SYNTAX += ("no expression found", "illegal")
+_SYNTAX: tuple[str, ...] = ("invalid promql query", "unexpected", "unclosed", "unterminated", "bad number")
+_SYNTAX += ("bad duration", "no expression found", "illegal")
 _TYPE_ERR = re.compile(
     r"expected type (\w+) in (aggregation expression|call to function '([^']*)'), got (\w+)"
 )

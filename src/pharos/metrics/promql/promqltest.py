@@ -195,7 +195,7 @@ def parse_labels(desc: str) -> Labels:
     desc = desc.strip()
     if desc == "{}":
         return ()
-    node = pp.parse(desc)
+    node: Any = pp.parse(desc)
     pairs = []
     if getattr(node, "name", None):
         pairs.append(("__name__", node.name))
@@ -381,7 +381,7 @@ def _check_result(cmd: EvalCmd, res: QueryResult, t: int | None = None) -> None:
             raise EvalFailure(f"expected scalar {cmd.scalar}, got {res.value.values[0]}")
         return
     if cmd.range_vector is not None:
-        if res.result_type != "matrix" or isinstance(res.value, (Vector, Scalar, String)):
+        if res.result_type != "matrix" or not isinstance(res.value, list):
             raise EvalFailure("expected range vector")
         _compare_matrix(cmd, res.value, cmd.range_vector[0], cmd.range_vector[2])
         return
