@@ -62,10 +62,15 @@ def test_line_filter_logfmt_and_label_browser(server: str, page: tuple) -> None:
     _done(pg, "logs")
     assert pg.locator('[data-testid="query-input"]').input_value() == '{app="cart"}'
     assert pg.locator(".log-line").count() == 30
+    # Other labels' values are narrowed to the streams chosen so far.
+    pg.click('[data-label="pod"] summary')
+    pg.wait_for_selector('[data-label="pod"] .lval')
+    assert pg.eval_on_selector_all('[data-label="pod"] .lval', "els => els.map(e => e.dataset.value)") == ["cart-1"]
     pg.click('[data-label="app"] .lval[data-value="checkout"]')
     _done(pg, "logs")
     assert pg.locator('[data-testid="query-input"]').input_value() == '{app=~"cart|checkout"}'
     assert pg.locator(".log-line").count() == 70
+    pg.wait_for_selector('[data-label="pod"] .lval[data-value="checkout-1"]')
     shot(pg, "logs-label-browser")
     assert log.errors == []
 

@@ -127,6 +127,7 @@ export function logsPage(root: HTMLElement): () => void {
   );
 
   // ---- label browser -------------------------------------------------------------------
+  const loaders = new Map<string, () => Promise<void>>();
   async function loadBrowser() {
     let names: string[];
     try {
@@ -136,28 +137,36 @@ export function logsPage(root: HTMLElement): () => void {
       return;
     }
     const chosen = selectionOf(editor.value);
+    loaders.clear();
     const sections = names.map((name) => {
       const vals = h("div", { class: "lvals" }, h("span", { class: "muted" }, "…"));
       const d = h("details", { class: "lgroup", "data-label": name, open: Boolean(chosen[name]) }, h("summary", { class: "lname" }, name), vals);
-      let loaded = false;
+      let loadedFor: string | null = null;
+      // Values narrowed by the other labels' chosen values (Loki's `query` parameter).
       const load = async () => {
-        if (loaded) return;
-        loaded = true;
+        const sel = selectionOf(editor.value);
+        const mine = sel[name] ?? [];
+        delete sel[name];
+        const narrow = buildSelector(sel);
+        if (loadedFor === narrow) return;
+        loadedFor = narrow;
         try {
-          const values = await loki.labelValues(name, resolveRange(range));
-          const sel = selectionOf(editor.value)[name] ?? [];
+          const listed = await loki.labelValues(name, resolveRange(range), narrow || undefined);
+          const values = [...new Set([...mine, ...listed])].sort();
           replace(
             vals,
             values.length === 0 ? h("span", { class: "muted" }, "no values") : null,
             ...values.slice(0, 200).map((v) =>
-              h("button", { class: `lval${sel.includes(v) ? " active" : ""}`, "data-value": v, title: `${name}="${v}"`, onclick: () => toggleValue(name, v) }, v),
+              h("button", { class: `lval${mine.includes(v) ? " active" : ""}`, "data-value": v, title: `${name}="${v}"`, onclick: () => toggleValue(name, v) }, v),
             ),
             values.length > 200 ? h("div", { class: "muted" }, `+${values.length - 200} more`) : null,
           );
         } catch (e) {
+          loadedFor = null;
           replace(vals, h("span", { class: "error-text" }, (e as Error).message));
         }
       };
+      loaders.set(name, () => (d.open ? load() : Promise.resolve()));
       d.addEventListener("toggle", () => d.open && void load());
       if (d.open) void load();
       return d;
@@ -180,6 +189,7 @@ export function logsPage(root: HTMLElement): () => void {
       const label = (b.closest("[data-label]") as HTMLElement).dataset.label!;
       b.classList.toggle("active", (sel[label] ?? []).includes(b.dataset.value!));
     });
+    for (const [label, reload] of loaders) if (label !== name) void reload();
     run();
   }
 
