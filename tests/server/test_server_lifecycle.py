@@ -187,12 +187,20 @@ def test_data_dir_in_use_fails_cleanly(start_pharos: Start, tmp_path: Path) -> N
     assert first.client.get("/-/ready").status_code == 200
 
 
-def test_alertmanager_config_warns_not_available(start_pharos: Start, tmp_path: Path) -> None:
+def test_alertmanager_config_file_is_loaded_and_a_broken_one_fails_start(
+    start_pharos: Start, tmp_path: Path
+) -> None:
     am = tmp_path / "alertmanager.yml"
-    am.write_text("route:\n  receiver: x\nreceivers:\n  - name: x\n")
+    am.write_text("route:\n  receiver: team\nreceivers:\n  - name: team\n")
     proc = start_pharos("server", "--alertmanager-config", str(am))
-    assert "alerting is not available yet" in proc.log()
+    assert [r["name"] for r in proc.client.get("/api/v2/receivers").json()] == ["team"]
     assert proc.stop() == 0
+
+    am.write_text("route:\n  receiver: nobody\nreceivers:\n  - name: team\n")
+    broken = start_pharos("server", "--alertmanager-config", str(am), ready=False, port=free_port())
+    assert broken.wait_exit() == 1
+    assert f"{am}:2: route.receiver" in broken.log()
+    assert "Traceback" not in broken.log()
 
 
 def test_ready_is_503_before_tsdb_open_never_blocks_health(start_pharos: Start) -> None:
