@@ -35,7 +35,11 @@ export function targetsPage(root: HTMLElement): () => void {
   const filter = h("input", { class: "input", placeholder: "Filter by endpoint or labels", "data-testid": "targets-filter" });
   const unhealthy = h("input", { type: "checkbox" });
   root.append(h("div", { class: "page-head" }, h("h1", null, "Targets"), h("div", { class: "spacer" }), h("label", { class: "row" }, unhealthy, "Unhealthy only"), filter), body);
-  let data: { activeTargets: Target[]; droppedTargets: Array<{ discoveredLabels: Record<string, string> }> } | null = null;
+  let data: {
+    activeTargets: Target[];
+    droppedTargets: Array<{ discoveredLabels: Record<string, string> }>;
+    discoveryErrors?: Record<string, string[]>;
+  } | null = null;
 
   const render = () => {
     if (!data) return;
@@ -79,7 +83,10 @@ export function targetsPage(root: HTMLElement): () => void {
     const dropped = data.droppedTargets.length
       ? h("details", { class: "card" }, h("summary", null, `Dropped targets (${data.droppedTargets.length}) — labels before relabelling`), ...data.droppedTargets.map((d) => labelChips(d.discoveredLabels)))
       : null;
-    replace(body, sections.length ? sections : h("div", { class: "empty" }, "No targets match."), dropped);
+    const discoveryErrors = Object.entries(data.discoveryErrors ?? {}).map(([pool, errors]) =>
+      h("div", { class: "error-box", "data-testid": "discovery-error" }, h("b", null, `${pool}: service discovery failing`), ...errors.map((e) => h("div", { class: "mono" }, e))),
+    );
+    replace(body, ...discoveryErrors, sections.length ? sections : h("div", { class: "empty" }, "No targets match."), dropped);
   };
   const load = async () => {
     try {

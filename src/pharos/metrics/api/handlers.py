@@ -134,12 +134,14 @@ async def targets(ctx: ApiContext, form: Form) -> Result:
     active = [t for t in snap.active if not pool or t.scrape_pool == pool] if snap and show_active else []
     dropped = snap.dropped if snap and show_dropped and not pool else []
     active.sort(key=lambda t: t.scrape_pool)
-    return Result(
-        {
-            "activeTargets": [_target_json(t) for t in active],
-            "droppedTargets": [{"discoveredLabels": d.discovered_labels} for d in dropped],
-        }
-    )
+    data: dict[str, Any] = {
+        "activeTargets": [_target_json(t) for t in active],
+        "droppedTargets": [{"discoveredLabels": d.discovered_labels} for d in dropped],
+    }
+    errors = {p: e for p, e in snap.discovery_errors.items() if not pool or p == pool} if snap else {}
+    if errors:  # pharos' addition, only present when discovery fails (e.g. an unreachable API server)
+        data["discoveryErrors"] = errors
+    return Result(data)
 
 
 def _target_json(t: TargetStatus) -> dict[str, Any]:

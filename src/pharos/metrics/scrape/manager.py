@@ -56,6 +56,7 @@ class DroppedTarget:
 class TargetsSnapshot:
     active: list[TargetStatus] = field(default_factory=list)
     dropped: list[DroppedTarget] = field(default_factory=list)
+    discovery_errors: dict[str, list[str]] = field(default_factory=dict)  # by scrape pool
 
 
 @dataclass
@@ -176,12 +177,16 @@ class ScrapeManager:
     # -- status ------------------------------------------------------------------------------------
 
     def targets(self) -> TargetsSnapshot:
-        """Active targets with their health, and targets dropped by relabelling."""
+        """Active targets with their health, targets dropped by relabelling, discovery errors."""
         snap = TargetsSnapshot()
         for name, pool in self.pools.items():
             for loop in pool.loops.values():
                 snap.active.append(_status(name, loop))
             snap.dropped.extend(DroppedTarget(discovered_labels=dict(d)) for d in pool.dropped)
+        for name, runner in self.discovery.items():
+            errors = runner.errors()
+            if errors:
+                snap.discovery_errors[name] = errors
         return snap
 
     def metadata(self) -> list[MetricMetadataEntry]:
