@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from pharos.config.units import parse_duration, parse_size
 from pharos.metrics.scrape.relabel import RELABEL_TARGET_RE, Rule, compile_rule, is_valid_label_name
+from pharos.monitors.model import MonitorList
 
 RELABEL_ACTIONS = (
     "replace", "keep", "drop", "keepequal", "dropequal", "hashmod",
@@ -509,6 +510,7 @@ class PharosConfig(_Model):
     remote_write: list[RemoteWriteConfig] = Field(default_factory=list)
     pushgateway: PushgatewayConfig = Field(default_factory=PushgatewayConfig)
     agent: dict[str, Any] = Field(default_factory=dict)  # the node agent's options (pharos.agent.runner)
+    monitors: MonitorList = Field(default_factory=list)  # Datadog-style monitors (pharos.monitors)
 
     @field_validator("agent")
     @classmethod
