@@ -5,7 +5,15 @@ Where alerts go: the Alertmanagers of `alerting.alertmanagers`; when the config 
 "alertmanager"), alerts go to the server's own `/api/v2/alerts` — see
 `builtin_alertmanager_urls`.
 
-LogQL rule groups (Loki ruler) are not evaluated yet.
+LogQL rule groups (Loki's ruler): a group in a `rule_files` file marked `source: logs` (and
+optionally `tenant: <X-Scope-OrgID>`, default `fake`) has LogQL metric queries as expressions;
+they run against the log store of the "logs" component for that tenant, under that tenant's
+`logs:` query limits; recording results and ALERTS go into the TSDB (where Loki's ruler would
+remote-write them) and alerts go through the same state machine and notifier
+(see `pharos.rules.logrules`, `pharos.rules.rulefile`).
+
+A rule file that does not load at start stops the server with file:line reasons (as Prometheus
+does); at reload it is refused and the running rules stay.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pharos.logs.component import limits_config
 from pharos.rules.api import rules_router
-from pharos.rules.group import GroupOptions
+from pharos.rules.group import GroupOptions, RuleStorage
+from pharos.rules.logrules import DEFAULT_MAX_SERIES, LogRuleStorage
 from pharos.rules.manager import Clock, RuleManager, load_groups, resolve_rule_files
 from pharos.rules.notifier import Notifier
 from pharos.rules.rule import AlertContext
@@ -28,9 +38,11 @@ if TYPE_CHECKING:
 
     from pharos.config.loader import LoadedConfig
     from pharos.server.runtime import Runtime
+    from pharos.storage.logs import LogStore
 
 log = logging.getLogger("pharos.rules")
 BUILTIN_ALERTMANAGER_COMPONENT = "alertmanager"
+LOGS_COMPONENT = "logs"
 
 
 class RulesConfigError(Exception):
@@ -68,13 +80,26 @@ class RulesComponent:
         """Create the manager on the open TSDB and load the rules of the running config."""
         self.runtime = runtime
         assert runtime.tsdb is not None
-        manager = RuleManager(TSDBStorage(runtime.tsdb), self.clock, self.notifier.send)
+        manager = RuleManager(TSDBStorage(runtime.tsdb), self.clock, self.notifier.send,
+                              log_storage=self._log_storage)
         self.notifier.start()
         try:
             await self._apply(manager, runtime.loaded)
         except RulesConfigError as exc:
-            log.error("rule files not loaded: %s", exc)
+            await manager.stop()
+            self._fail_start(runtime, exc)
+            raise
         self.manager = manager
+
+    @staticmethod
+    def _fail_start(runtime: Any, exc: RulesConfigError) -> None:
+        """A bad rule file at start stops the server, naming file:line (as Prometheus does)."""
+        message = f"error loading rule files: {exc}"
+        log.error("%s", message)
+        runtime.startup_error = message
+        on_fatal = getattr(runtime, "on_fatal", None)
+        if on_fatal is not None:
+            on_fatal()
 
     async def apply_config(self, loaded: LoadedConfig) -> None:
         """Reload rule files; a bad file raises and the running rules stay."""
@@ -101,6 +126,23 @@ class RulesComponent:
             )
             await manager.update(defs, opts)
             log.info("loaded %d rule groups from %d files", len(defs), len(files))
+
+    def _log_storage(self, sink: RuleStorage, tenant: str) -> RuleStorage:
+        """The storage of a LogQL group: the logs component's store, its per-tenant limits."""
+        return LogRuleStorage(sink, tenant, self._log_store, self._max_series)
+
+    def _log_store(self) -> LogStore | None:
+        for c in getattr(self.runtime, "components", []):
+            if getattr(c, "name", "") == LOGS_COMPONENT:
+                store: LogStore | None = getattr(c, "store", None)
+                return store
+        return None
+
+    def _max_series(self, tenant: str) -> int:
+        loaded = getattr(self.runtime, "loaded", None)
+        if loaded is None:
+            return DEFAULT_MAX_SERIES
+        return limits_config(loaded.config.logs).for_tenant(tenant).max_query_series
 
     def _external_url(self) -> str:
         opts = getattr(self.runtime, "opts", None)

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Protocol
 
 from pharos.rules.group import Group, GroupOptions, NotifyFn, RuleStorage
+from pharos.rules.logrules import LogRuleStorage
 from pharos.rules.rulefile import GroupDef, RuleFileError, load_rule_file
 
 log = logging.getLogger("pharos.rules")
+LogStorageFactory = Callable[[RuleStorage, str], RuleStorage]  # (metrics storage, tenant)
 
 
 class Clock(Protocol):
@@ -103,11 +105,15 @@ def load_groups(files: list[str]) -> list[GroupDef]:
 
 
 class RuleManager:
-    """Runs rule groups against a RuleStorage, sending due alerts to `notify`."""
+    """Runs rule groups against a RuleStorage, sending due alerts to `notify`. Groups marked
+    `source: logs` query through `log_storage(storage, tenant)` (by default a LogRuleStorage
+    without a log store, whose queries fail)."""
 
     def __init__(self, storage: RuleStorage, clock: Clock | None = None, notify: NotifyFn | None = None,
-                 run_in_thread: bool = True) -> None:
+                 run_in_thread: bool = True, log_storage: LogStorageFactory | None = None) -> None:
         self.storage = storage
+        self.log_storage: LogStorageFactory = log_storage or LogRuleStorage
+        self._log_storages: dict[str, RuleStorage] = {}
         self.clock: Clock = clock or SystemClock()
         self.notify = notify
         self.run_in_thread = run_in_thread
@@ -166,12 +172,22 @@ class RuleManager:
 
     async def evaluate(self, g: Group, ts: int) -> None:
         """One evaluation of a group at `ts` (in a worker thread unless disabled)."""
+        storage = self.storage_for(g)
         if self.run_in_thread:
-            await asyncio.to_thread(g.eval, ts, self.storage, self.notify)
+            await asyncio.to_thread(g.eval, ts, storage, self.notify)
         else:
-            g.eval(ts, self.storage, self.notify)
+            g.eval(ts, storage, self.notify)
         if self.on_eval is not None:
             self.on_eval(g)
+
+    def storage_for(self, g: Group) -> RuleStorage:
+        """Where `g` reads: the TSDB, or the log store of its tenant for a LogQL group."""
+        if not g.d.is_logs:
+            return self.storage
+        found = self._log_storages.get(g.d.tenant)
+        if found is None:
+            found = self._log_storages[g.d.tenant] = self.log_storage(self.storage, g.d.tenant)
+        return found
 
     def sorted_groups(self) -> list[Group]:
         """Groups ordered by file, then name (as Prometheus lists them)."""

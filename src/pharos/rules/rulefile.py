@@ -6,6 +6,14 @@ Messages read like promtool's: `rules.yml: 5:15: group "g", rule 1, "name": coul
 expression: ...`. Unknown fields are refused (`yaml: unmarshal errors: line N: field x not found
 in type rulefmt.RuleNode`), as Prometheus's strict decoder does. Beyond Prometheus 2.42, groups
 accept `query_offset` and `labels` (Prometheus 3.x).
+
+LogQL groups (Loki's ruler format): a group with `source: logs` holds rules whose `expr` is a
+LogQL metric query (`sum by (app) (rate({app="api"} |= "error" [5m])) > 1`), evaluated against
+the log store of the group's `tenant` (the `X-Scope-OrgID` a Loki ruler would use; default
+`fake`, Loki's tenant when auth is off). Loki itself takes the tenant from the rule directory
+(`<rules-dir>/<tenant>/*.yml`) and has no marker, since its ruler reads only LogQL; pharos reads
+both languages from the same `rule_files`, so the group says which one it is. Everything else
+about a group (interval, limit, query_offset, labels, record/alert, templates) is unchanged.
 """
 
 from __future__ import annotations
@@ -18,15 +26,22 @@ from typing import Any
 import yaml
 
 from pharos.config.units import parse_duration
+from pharos.logs.logql import ParseError as LogQLParseError
+from pharos.logs.logql import parse as parse_logql
+from pharos.logs.logql.ast import LogExpr
 from pharos.metrics.promql.engine import parse as parse_promql
 from pharos.metrics.promql.values import PromQLError
 from pharos.rules.funcs import check_template
 from pharos.rules.template import TemplateError
+from pharos.storage.logs import InvalidTenantError
+from pharos.storage.logs.store import validate_tenant
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_GROUP_KEYS = {"name", "interval", "query_offset", "limit", "labels", "rules"}
+_GROUP_KEYS = {"name", "interval", "query_offset", "limit", "labels", "rules", "source", "tenant"}
+SOURCE_METRICS, SOURCE_LOGS = "metrics", "logs"
+DEFAULT_TENANT = "fake"
 _RULE_KEYS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 Pos = tuple[int, int]  # line, column (1-based; 0:0 when absent)
 
@@ -69,6 +84,13 @@ class GroupDef:
     limit: int = 0
     query_offset_s: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
+    source: str = SOURCE_METRICS  # "logs": LogQL expressions over the log store
+    tenant: str = ""  # the log tenant of a `source: logs` group
+
+    @property
+    def is_logs(self) -> bool:
+        """Whether the group's expressions are LogQL."""
+        return self.source == SOURCE_LOGS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +265,11 @@ def _build_group(dec: _Decoder, rg: _RawGroup, filename: str) -> GroupDef:
         limit=dec.integer(v.get("limit")),
         query_offset_s=_duration(dec.string(v.get("query_offset"))),
         labels=dec.string_map(v.get("labels")),
+        source=dec.string(v.get("source")) or SOURCE_METRICS,
+        tenant=dec.string(v.get("tenant")),
     )
+    if group.is_logs and not group.tenant:
+        group.tenant = DEFAULT_TENANT
     for rr in rg.rules:
         rv = rr.values
         group.rules.append(RuleDef(
@@ -276,12 +302,34 @@ def _validate(raw_groups: list[_RawGroup], groups: list[GroupDef]) -> list[str]:
         for name in g.labels:
             if not _LABEL_NAME.match(name) or name == "__name__":
                 errors.append(f'group "{g.name}": invalid label name: {name}')
+        errors += _validate_source(rg.raw, g)
         for i, (rr, rule) in enumerate(zip(rg.rules, g.rules, strict=True), 1):
-            errors += _validate_rule(rr, rule, g.name, i)
+            errors += _validate_rule(rr, rule, g, i)
     return errors
 
 
-def _validate_rule(rr: _Raw, rule: RuleDef, group: str, index: int) -> list[str]:
+def _validate_source(raw: _Raw, g: GroupDef) -> list[str]:
+    """`source` is metrics or logs; `tenant` only on log groups, and a valid tenant id."""
+    def at(key: str) -> str:
+        line, col = raw.pos[key]
+        return f'{line}:{col}: group "{g.name}": '
+
+    if g.source not in (SOURCE_METRICS, SOURCE_LOGS):
+        return [at("source") + f'invalid source "{g.source}" (want "metrics" or "logs")']
+    if "tenant" not in raw.pos:
+        return []
+    if not g.is_logs:
+        return [at("tenant") + "tenant is only valid in a group with source: logs"]
+    try:
+        validate_tenant(g.tenant)
+    except InvalidTenantError as exc:
+        return [at("tenant") + str(exc)]
+    return []
+
+
+def _validate_rule(rr: _Raw, rule: RuleDef, g: GroupDef, index: int) -> list[str]:
+    group = g.name
+
     def where(*keys: str) -> str:
         positions = [rr.pos.get(k, (0, 0)) for k in keys]
         at = "".join(f"{line}:{col}: " for line, col in positions)
@@ -296,15 +344,31 @@ def _validate_rule(rr: _Raw, rule: RuleDef, group: str, index: int) -> list[str]
     if not rule.expr:
         errors.append(where("expr") + "field 'expr' must be set in rule")
     else:
-        try:
-            rule.node = parse_promql(rule.expr)
-        except PromQLError as exc:
-            msg = str(exc).replace("1:1: parse error: ", "parse error: ")
-            errors.append(where("expr") + f"could not parse expression: {msg}")
+        problem = _parse_expr(rule, g.is_logs)
+        if problem:
+            errors.append(where("expr") + f"could not parse expression: {problem}")
     if rule.record:
         errors += _validate_recording(rr, rule, where(name_key))
     errors += _validate_labels(rule, f'group "{group}", rule {index}, "{rule.name}": ')
     return errors
+
+
+def _parse_expr(rule: RuleDef, logql: bool) -> str:
+    """Parse `rule.expr` into `rule.node` (PromQL, or a LogQL metric query); the problem or ""."""
+    if logql:
+        try:
+            node = parse_logql(rule.expr)
+        except LogQLParseError as exc:
+            return str(exc)
+        if isinstance(node, LogExpr):
+            return "a rule needs a LogQL metric query, not a log query"
+        rule.node = node
+        return ""
+    try:
+        rule.node = parse_promql(rule.expr)
+    except PromQLError as exc:
+        return str(exc).replace("1:1: parse error: ", "parse error: ")
+    return ""
 
 
 def _validate_recording(rr: _Raw, rule: RuleDef, prefix: str) -> list[str]:

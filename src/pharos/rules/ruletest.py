@@ -262,7 +262,7 @@ def _groups(defs: list[GroupDef], order: list[str], tg: RuleTestGroup) -> list[G
     ctx = AlertContext(dict(tg.external_labels), tg.external_url)
     opts = GroupOptions(interval_ms=tg.interval_ms, alert_ctx=ctx)
     rank = {name: i for i, name in enumerate(order)}
-    groups = [Group(d, opts, restored=True) for d in defs]
+    groups = [Group(d, opts, restored=True) for d in defs if not d.is_logs]  # input_series are metrics
     return sorted(groups, key=lambda g: rank.get(g.name, 0))
 
 
