@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pharos.logs import fastjson
 from pharos.logs.logql import ast as A
 from pharos.logs.logql.pipeline import ERROR, Plan, convert_unwrap, label_predicate, matcher_test, plan
 from pharos.logs.logql.regex import compile_go
@@ -179,6 +180,9 @@ class Engine:
         if isinstance(expr, A.RangeAgg):
             return self._range_agg(tenant, expr, steps)
         if isinstance(expr, A.VectorAgg):
+            fast = fastjson.sum_by_json(self, tenant, expr, steps) if fastjson.applies(expr) else None
+            if fast is not None:
+                return fast
             inner = self._eval(tenant, expr.expr, steps)
             if not isinstance(inner, Matrix):
                 raise QueryError("vector aggregation needs a vector argument")
