@@ -14,7 +14,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from pharos.config.units import parse_duration
@@ -34,12 +42,17 @@ def fail(message: str, *path: str | int) -> NoReturn:
     raise PydanticCustomError("pharos", "{msg}", {"msg": message, "path": path})
 
 
-def _to_seconds(value: Any) -> Any:
+def _to_seconds(value: Any, info: ValidationInfo) -> Any:
+    """A Prometheus duration string; numbers of seconds too, except in config files (where, as
+    in the other sections, only 0 may go without a unit)."""
     if isinstance(value, str):
         try:
             return parse_duration(value)
         except ValueError as exc:
             fail(str(exc))
+    strict = bool(info.context and info.context.get("strict_formats"))
+    if strict and isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
+        fail(f'not a valid duration string: "{value}" (a duration needs a unit, e.g. "{value}s")')
     return value
 
 
