@@ -92,3 +92,14 @@ def test_cli_commands_exit_codes() -> None:
     check = subprocess.run([str(pharos), "check", "rules", "rules_basic.yml", "check/bad_yaml.yml"],
                            cwd=CORPUS, capture_output=True, text=True, timeout=120)
     assert check.returncode == 1 and "SUCCESS: 6 rules found" in check.stdout
+
+
+def test_duplicate_lint_output_matches_promtool() -> None:
+    """Duplicates are found across a file's groups; FAILED on stderr, exit status 0."""
+    name = "check/lint_duplicates_across_groups.yml"
+    theirs = _promtool("check", "rules", name)
+    pharos = Path(sys.executable).parent / "pharos"
+    ours = subprocess.run([str(pharos), "check", "rules", name], cwd=CORPUS, capture_output=True, text=True,
+                          timeout=120)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert "lint error 2 duplicate rule(s) found." in ours.stderr

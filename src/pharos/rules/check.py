@@ -22,13 +22,15 @@ def check_rule_files(files: list[str], echo: Callable[[str], None], echo_err: Ca
             failed = True
             continue
         dups = duplicate_rules(groups)
-        if dups:
-            echo(f"  FAILED:\nlint error {len(dups)} duplicate rule(s) found.")
+        if dups:  # a lint finding: reported as FAILED, but the exit status stays 0
+            echo_err(f"  FAILED:\nlint error {len(dups)} duplicate rule(s) found.")
             for name, labels in dups:
-                echo(f"Metric: {name}\nLabel(s):")
+                echo_err(f"Metric: {name}\nLabel(s):")
                 for k, v in sorted(labels.items()):
-                    echo(f"\t{k}: {v}")
-            echo("Might cause inconsistency while recording expressions")
+                    echo_err(f"\t{k}: {v}")
+            echo_err("Might cause inconsistency while recording expressions")
+            echo("")
+            continue
         n = sum(len(g.rules) for g in groups)
         echo(f"  SUCCESS: {n} rules found\n")
     return 1 if failed else 0

@@ -19,6 +19,7 @@ about a group (interval, limit, query_offset, labels, record/alert, templates) i
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -402,13 +403,7 @@ def _validate_labels(rule: RuleDef, prefix: str) -> list[str]:
 
 
 def duplicate_rules(groups: list[GroupDef]) -> list[tuple[str, dict[str, str]]]:
-    """(name, labels) of rules appearing more than once in a group (promtool's lint)."""
-    dups = []
-    for g in groups:
-        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        for r in g.rules:
-            key = (r.name, tuple(sorted(r.labels.items())))
-            if key in seen:
-                dups.append((r.name, r.labels))
-            seen.add(key)
-    return dups
+    """(name, labels) of rules appearing more than once in a file, across its groups, each
+    reported once, sorted by name then labels (promtool's duplicate-rules lint)."""
+    counts = Counter((r.name, tuple(sorted(r.labels.items()))) for g in groups for r in g.rules)
+    return [(name, dict(lb)) for (name, lb), n in sorted(counts.items()) if n > 1]
