@@ -48,6 +48,7 @@ def build_components(runtime: Runtime) -> list[Component]:
     from pharos.kube.component import KubernetesComponent
     from pharos.logs.component import LogsComponent  # Loki push/query API, log store
     from pharos.metrics.push_component import PushIngestComponent  # pushgateway, remote, OTLP
+    from pharos.monitors.component import MonitorsComponent  # Datadog-style monitors
     from pharos.rules.component import RulesComponent
     from pharos.web import WebComponent  # the UI at / and the dashboards API
 
@@ -58,5 +59,6 @@ def build_components(runtime: Runtime) -> list[Component]:
         WebComponent(runtime.opts.data_dir),
         AlertmanagerComponent(runtime),  # Alertmanager API v2, routing, silences, receivers
         RulesComponent(runtime),  # rule groups, notifier, /api/v1/rules and /api/v1/alerts
+        MonitorsComponent(runtime),  # monitors: states, /api/pharos/v1/monitors, alerts
         KubernetesComponent(runtime),  # in a cluster: default jobs, /kube/metrics, events -> logs
     ]
