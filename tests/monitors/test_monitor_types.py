@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from monitor_helpers import MIN, T0, Harness
 
 from pharos.metrics.promql.memory import MemoryQuerier
 from pharos.monitors.sources import QuerySources
+from pharos.storage.logs import LogStore
+from pharos.storage.logs.store import StreamWrite
 
 
 def store_with(series: dict[str, np.ndarray], start: int, step: int = MIN) -> MemoryQuerier:
@@ -92,3 +96,22 @@ def test_query_errors_keep_the_states() -> None:
     h.add(name="bad", type="metric", query='label_replace(up, "x", "$1", "job", "(")', thresholds={"critical": 1})
     h.step()
     assert "query failed" in h.manager.get("bad").error
+
+
+def test_log_monitor_over_the_log_store(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs")
+    store.open()
+    try:
+        ns = 1_000_000
+        ts = (T0 - np.arange(12, dtype=np.int64)[::-1] * 10_000) * ns
+        lines = [f"level=error n={i}" if i % 2 else f"level=info n={i}" for i in range(12)]
+        store.append("fake", [StreamWrite({"app": "api", "pod": "p1"}, ts, lines)])
+        h = Harness(QuerySources(MemoryQuerier, lambda: store))
+        h.now = T0
+        h.add(name="api-errors", type="log", query='sum by (app) (count_over_time({app="api"} |= "error" [5m]))',
+              group_by=["app"], thresholds={"critical": 5, "warning": 3})
+        h.step(0.5)
+        group = h.manager.get("api-errors").groups[(("app", "api"),)]
+        assert group.value == 6 and group.state.value == "ALERT"
+    finally:
+        store.close()
