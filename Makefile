@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium kubernetes-client
 PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium /usr/bin/kubectl
 
-.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-logs clean
+.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-rules bench-logs clean
 
 ## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
 up: install ui
@@ -57,6 +57,10 @@ bench-remote-write: install-test peers
 ## bench-promql: 30+ dashboard queries, pharos vs prometheus 2.42 on 10,000 imported series x 6 h
 bench-promql: install-test peers
 	$(PY) benchmarks/promql.py
+
+## bench-rules: 2,000 recording + 2,000 alerting rules over 50,000 scraped series, group evaluation time vs prometheus 2.42
+bench-rules: install-test peers
+	$(PY) benchmarks/rules.py
 
 ## bench-logs: ~2 GB of generated container logs pushed to pharos: ingest per core, storage, needle and json queries vs grep/jq
 bench-logs: install-test
