@@ -43,17 +43,27 @@ class LiveServer:
     """uvicorn serving `app` in a thread; `call()` runs a coroutine on the server's loop."""
 
     def __init__(self, app: FastAPI, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+        for _attempt in range(3):  # a free port can be taken by another process before we bind it
+            self.port = port or free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+            self.server = uvicorn.Server(config)
+            self.thread = threading.Thread(target=self.server.run, daemon=True)
+            self.thread.start()
+            if self._wait_started():
+                break
+        else:
+            raise AssertionError("uvicorn did not start")
         self.loop: asyncio.AbstractEventLoop = self.server.servers[0].get_loop()
+
+    def _wait_started(self, timeout: float = 60) -> bool:
+        """True once serving; False when the server thread gave up (e.g. the port was taken)."""
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def call(self, factory: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 60) -> Any:
         return asyncio.run_coroutine_threadsafe(factory(), self.loop).result(timeout)
