@@ -15,7 +15,7 @@ up: install ui
 ## test: install test dependencies and the real peer binaries, then run every test
 test: install-test peers lint ui
 	cd ui && npx vitest run
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=20
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
