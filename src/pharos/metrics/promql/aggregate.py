@@ -21,7 +21,7 @@ from pharos.metrics.promql.gostrings import go_quote, valid_name
 from pharos.metrics.promql.values import PromQLError, String, Vector
 from pharos.metrics.promql.windows import (
     avg_windows,
-    kahan_sum_windows,
+    compensated_sum_windows,
     quantile_sorted,
     reduce_windows,
     sorted_windows,
@@ -89,7 +89,7 @@ def aggregate(ev: Any, node: Any) -> Vector:
     flat, lo, hi = grp.flat, grp.lo, grp.hi
     with np.errstate(all="ignore"):
         if op == "sum":
-            return grp.out(kahan_sum_windows(flat, lo, hi))
+            return grp.out(compensated_sum_windows(flat, lo, hi))
         if op == "avg":
             return grp.out(avg_windows(flat, lo, hi))
         if op == "count":

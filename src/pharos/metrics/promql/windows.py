@@ -117,6 +117,46 @@ def kahan_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     return np.where(hi > lo, out, np.nan)
 
 
+def compensated_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Prometheus 3.x's sum(): each window's first value, then `kahan_inc` of every next value in
+    order, result sum + compensation (NaN where empty). Unlike a plain sum this does not depend
+    on numpy's summation order, so mathematically equal sums compare equal as in Prometheus."""
+    counts = np.maximum(hi - lo, 0).ravel()
+    longest = int(counts.max()) if counts.size else 0
+    if longest == 0 or vals.size == 0:
+        return np.full(lo.shape, np.nan)
+    if longest * counts.size > 4 * int(counts.sum()) + (1 << 20):
+        return _compensated_sum_ragged(vals, lo, hi)
+    dense = _padded_windows(vals, lo.ravel(), counts, longest)
+    s, c = dense[0].copy(), np.zeros(counts.size)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(1, longest):  # adding a padding 0.0 leaves (s, c) as they are
+            s, c = kahan_inc(dense[k], s, c)
+        out = s + c
+    return np.where(counts > 0, out, np.nan).reshape(lo.shape)
+
+
+def _padded_windows(vals: Arr, lo: Arr, counts: Arr, longest: int) -> Arr:
+    """(longest, windows) matrix: column j holds window j's values in order, then zeros."""
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    pos = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    dense = np.zeros((longest, counts.size))
+    dense[pos, np.repeat(np.arange(counts.size), counts)] = vals[np.repeat(lo, counts) + pos]
+    return dense
+
+
+def _compensated_sum_ragged(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    s = vals[np.where(hi > lo, lo, 0)]
+    c = np.zeros(lo.shape)
+    for k, idx, mask in window_positions(lo, hi):
+        if k:
+            t, c2 = kahan_inc(vals[idx], s, c)
+            s, c = np.where(mask, t, s), np.where(mask, c2, c)
+    with np.errstate(invalid="ignore"):
+        return np.where(hi > lo, s + c, np.nan)
+
+
 def avg_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     """Mean of each window: Kahan sum / count, switching to an incremental mean on overflow."""
     cnt = (hi - lo).astype(float)
