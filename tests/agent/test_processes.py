@@ -109,3 +109,32 @@ async def test_copytruncate_rotation(tmp_path: Path, loki: FakeLoki) -> None:
             agent.wait()
     assert loki.lines() == [f"ct-{i}" for i in range(3010)]
     assert os.path.exists(logs / "app.log.2")
+
+
+async def test_sixty_second_endpoint_outage_loses_nothing(tmp_path: Path, loki: FakeLoki) -> None:
+    """The issue's outage: the endpoint is down for 60 s while writers append and rotate; the agent
+    spools to its disk buffer and, once the endpoint is back, every line arrives exactly once."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    names, total = ["alpha", "beta", "gamma"], 40_000
+    writer = subprocess.Popen([sys.executable, str(HERE / "writer.py"), str(logs), ",".join(names), str(total),
+                               "4000", "7000"])
+    agent = start_agent(tmp_path, loki.url, tmp_path / "agent.log")
+    try:
+        await wait_for(lambda: len(loki.entries) > 2000, what="first deliveries")
+        await loki.stop()
+        await asyncio.sleep(60)
+        await loki.start()
+        await wait_for(lambda: writer.poll() is not None, timeout=60, what="writer")
+        assert writer.returncode == 0
+        want = {f"{n}-{i}" for n in names for i in range(total)}
+        await wait_for(lambda: want <= set(loki.lines()), timeout=90, what="every line after the outage")
+        await stop_agent(agent, signal.SIGTERM)
+    finally:
+        for p in (agent, writer):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    got = loki.lines()
+    assert set(got) == want
+    assert [line for line, c in Counter(got).items() if c > 1] == []
