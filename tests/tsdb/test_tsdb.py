@@ -235,3 +235,22 @@ def test_stats_shape(db: TSDB) -> None:
     assert st["labelValueCountByLabelName"][0] == {"name": "cpu", "value": 12}
     assert st["pharos"]["samples_appended_total"] == 13
     assert st["pharos"]["wal_bytes"] > 0
+
+
+def test_select_flat_matches_select_across_blocks_parts_and_head(tmp_path: Path) -> None:
+    db = open_db(tmp_path, head_flush_interval_ms=20 * MIN)
+    for hour in range(3):
+        start = T0 + hour * HOUR
+        _fill(db, 12, start, start + HOUR, 60_000)
+        db.maintain(start + HOUR)
+    _fill(db, 12, T0 + 3 * HOUR, T0 + 3 * HOUR + 10 * MIN, 60_000)  # still in the head
+    regex = Matcher("i", MatchOp.REGEX, "1.*|3|7")
+    for mint, maxt in ((0, 2**62), (T0 + 90 * MIN, T0 + 190 * MIN), (T0 + 179 * MIN, T0 + 181 * MIN)):
+        want = sorted(db.select([regex], mint, maxt), key=lambda s: s.labels)
+        labels, ts, vals, offsets = db.select_flat([regex], mint, maxt)
+        assert labels == [s.labels for s in want]
+        for i, s in enumerate(want):
+            assert ts[offsets[i] : offsets[i + 1]].tolist() == s.timestamps.tolist()
+            assert bits(vals[offsets[i] : offsets[i + 1]]) == bits(s.values)
+    assert db.select_flat([eq("i", "nope")], 0, 2**62)[0] == []
+    db.close()

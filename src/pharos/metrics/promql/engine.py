@@ -223,8 +223,14 @@ class Evaluator:
 
     def fetch(self, vs: Any, mint: int, maxt: int) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
         """Select the series of a vector selector, as sorted flat arrays."""
+        sets = selector_matchers(vs)
+        flat = getattr(self.querier, "select_flat", None)
+        if flat is not None and len(sets) == 1:
+            keys, cat_ts, cat_vals, offsets = flat(sets[0], mint, maxt)
+            self.stats.queryable_samples += len(cat_vals)
+            return keys, cat_ts, cat_vals, offsets
         found: dict[Labels, tuple[np.ndarray, np.ndarray]] = {}
-        for matchers in selector_matchers(vs):
+        for matchers in sets:
             for s in self.querier.select(matchers, mint, maxt):
                 found.setdefault(s.labels, (s.timestamps, s.values))
         keys = sorted(found)

@@ -35,6 +35,14 @@ from pharos.storage.backend import BlockInfo, SampleRun
 from pharos.storage.parquet import ParquetBackend, sort_dedup
 
 log = logging.getLogger("pharos.tsdb")
+_EMPTY = (np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(lo[i], hi[i])."""
+    lengths = hi - lo
+    starts = np.cumsum(lengths) - lengths
+    return np.repeat(lo - starts, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 class TSDBLockedError(RuntimeError):
@@ -285,6 +293,28 @@ class TSDB:
             labels = self.registry.labels(int(run.series[s]))
             out.append(SeriesData(labels, run.ts[s:e], run.values[s:e]))
         return out
+
+    def select_flat(
+        self, matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
+        """Like `select`, as flat arrays: (labels sorted, timestamps, values, offsets) where
+        series i's samples are [offsets[i], offsets[i + 1]) of the concatenated arrays."""
+        with self._lock:
+            refs = self.registry.match(matchers)
+        run = self._read(refs, mint, maxt) if len(refs) else SampleRun(*_EMPTY)
+        if len(run) == 0:
+            return [], np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64)
+        starts = np.flatnonzero(np.concatenate(([True], run.series[1:] != run.series[:-1])))
+        ends = np.append(starts[1:], len(run))
+        labels = [self.registry.labels(r) for r in run.series[starts].tolist()]
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        lengths = ends - starts
+        offsets = np.zeros(len(labels) + 1, np.int64)
+        offsets[1:] = np.cumsum(lengths[order])
+        if order == list(range(len(labels))):
+            return labels, run.ts, run.values, offsets
+        idx = _ranges(starts[order], ends[order])
+        return [labels[i] for i in order], run.ts[idx], run.values[idx], offsets
 
     def _refs_with_data(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> np.ndarray:
         assert self.backend is not None
