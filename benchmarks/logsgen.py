@@ -97,8 +97,8 @@ class Generator:
         """One line at `ts_ns`."""
         kind = self.stream.kind
         text = self._json(ts_ns) if kind == "json" else self._nginx(ts_ns) if kind == "nginx" else self._java(ts_ns)
-        if self.rng.randrange(self.needle_every) == 0:
-            text = text.replace("request", f"request {NEEDLE}", 1) if "request" in text else f"{text} {NEEDLE}"
+        if self.rng.randrange(self.needle_every) == 0:  # JSON lines stay valid JSON
+            text = text.replace('"msg":"', f'"msg":"{NEEDLE} ', 1) if kind == "json" else f"{text} {NEEDLE}"
         return text
 
     def _new_request(self) -> None:

@@ -70,3 +70,11 @@ def test_non_json_line_falls_back_to_the_pipeline_error(engine, store, monkeypat
     store.append("fake", [StreamWrite({"app": "a"}, np.array([T0 + 5 * NS + 1]), ["not json"])])
     with pytest.raises(QueryError, match="JSONParserErr"):
         _run(engine, 'sum by (level) (count_over_time({app="a"} | json [1m]))', True, monkeypatch)
+
+
+def test_pipeline_line_limit_is_a_clear_error(engine, monkeypatch):
+    import pharos.logs.engine as E
+
+    monkeypatch.setattr(E, "MAX_PIPELINE_LINES", 5)
+    with pytest.raises(QueryError, match="pipeline would run over 20 lines"):
+        engine.metric("fake", parse('count_over_time({app=~"a|b"} | json [1m])'), T0 + 10 * NS, T0 + 10 * NS, NS)

@@ -22,6 +22,7 @@ from pharos.storage.logs import LogStore, ScanSpec
 
 Labels = dict[str, str]
 MAX_POINTS = 11000
+MAX_PIPELINE_LINES = 2_000_000  # lines one query runs through the per-line pipeline (memory bound)
 
 
 class QueryError(ValueError):
@@ -88,6 +89,9 @@ class Engine:
         has_meta = meta.null_count != n
         if not pl.stages and not has_meta and not force_labels:
             return np.arange(n), None, None
+        if n > MAX_PIPELINE_LINES:
+            raise QueryError(f"the query's pipeline would run over {n:,} lines (limit {MAX_PIPELINE_LINES:,}); "
+                             "narrow the time range or the stream selector, or add line filters")
         sids = table.column("stream").to_numpy()
         ts = table.column("ts").to_numpy()
         lines = table.column("line").to_pylist()
