@@ -93,7 +93,12 @@ remote_write:
 """
 
 
-def test_pharos_remote_writes_into_prometheus_through_an_outage(live: Live, tmp_path: Path) -> None:
+@pytest.mark.parametrize("outage_s", [0.0, 60.0], ids=["receiver-starts-late", "receiver-down-60s"])
+def test_pharos_remote_writes_into_prometheus_through_an_outage(
+    live: Live, tmp_path: Path, outage_s: float
+) -> None:
+    """Samples appended while the receiver is down (at first briefly, then for the issue's 60 s)
+    arrive once it is up, none lost."""
     from live_server import free_port, make_runtime
     from test_remote_sender import write_batches
 
@@ -109,6 +114,7 @@ def test_pharos_remote_writes_into_prometheus_through_an_outage(live: Live, tmp_
         t0 = int(time.time() * 1000) - 60_000
         write_batches(source.tsdb, 10, t0, pause=0.1)  # the receiver is not up yet
         wait_until(lambda: manager.queues[0].stats.samples_retried > 0, 10, "a retry")
+        time.sleep(outage_s)
         prom = Prometheus(
             tmp_path / "prom",
             "global:\n  scrape_interval: 1h\n",
