@@ -134,3 +134,16 @@ def test_sum_aggregation_over_grid_matches_naive(values, step_s) -> None:
     for a, b in zip(ts, vals, strict=True):
         factor = 1 if a < 60_000 else 2
         assert _close(float(b), math.fsum(values) * factor)
+
+
+@settings(max_examples=60, deadline=None)
+@given(series_st, st.integers(-50, 150), st.integers(1, 40), st.integers(1, 12), st.integers(0, 60))
+def test_window_bounds_regular_grid_matches_searchsorted(
+    series: list[list[tuple[int, float]]], first: int, step: int, steps: int, range_s: int
+) -> None:
+    ts, _, offsets = _flat(series)
+    ends = (first + step * np.arange(steps)) * 1000
+    lo, hi = window_bounds(ts, offsets, ends, range_s * 1000)  # the histogram path (regular grid)
+    irregular = np.append(ends[:1], ends)  # a repeated first step: not a regular grid
+    lo2, hi2 = window_bounds(ts, offsets, irregular, range_s * 1000)
+    assert np.array_equal(lo, lo2[:, 1:]) and np.array_equal(hi, hi2[:, 1:])

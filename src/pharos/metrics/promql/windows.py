@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 Arr = np.ndarray
+_BINCOUNT_CELLS = 8_000_000  # series x steps up to which window bounds come from a histogram
 
 
 def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr, Arr]:
@@ -24,6 +25,10 @@ def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr,
     if n == 0 or steps == 0:
         return np.zeros((n, steps), np.int64), np.zeros((n, steps), np.int64)
     starts = ends - range_ms
+    step = int(ends[1] - ends[0]) if steps > 1 else 0
+    if step > 0 and n * steps <= _BINCOUNT_CELLS and (np.diff(ends) == step).all():
+        seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+        return _count_upto(ts, seg, offsets, starts, step), _count_upto(ts, seg, offsets, ends, step)
     base = int(min(ts.min() if len(ts) else 0, starts.min()))
     span = int(max(ts.max() if len(ts) else 0, ends.max())) - base + 2
     if span * n < 2**62:
@@ -40,6 +45,15 @@ def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr,
         lo[j] = offsets[j] + np.searchsorted(part, starts, side="right")
         hi[j] = offsets[j] + np.searchsorted(part, ends, side="right")
     return lo, hi
+
+
+def _count_upto(ts: Arr, seg: Arr, offsets: Arr, points: Arr, step: int) -> Arr:
+    """Per series and point of a regular grid, offsets[i] + (samples with ts <= point): each
+    sample is counted from the first point at or after it (a histogram, then a running sum)."""
+    n, steps = len(offsets) - 1, len(points)
+    first = np.clip(-((int(points[0]) - ts) // step), 0, steps)
+    hist = np.bincount(seg * (steps + 1) + first, minlength=n * (steps + 1)).reshape(n, steps + 1)
+    return offsets[:-1, None] + np.cumsum(hist[:, :steps], axis=1)
 
 
 def reduce_windows(ufunc: np.ufunc, vals: Arr, lo: Arr, hi: Arr, fill: float = np.nan) -> Arr:
