@@ -56,6 +56,10 @@ SUBQUERY_NOTE = (
     "3.x subquery ranges are left-open: an aligned subquery step at the range start is "
     "excluded in 3.x, included in 2.x"
 )
+TOPK_NOTE = (
+    "3.x sums with Kahan compensation, 2.x with plain addition: per-instance sums that are equal "
+    "(integer increases / 285 s) differ in the last bit, so topk keeps another of the tied instances"
+)
 QUERIES: list[tuple[str, str, str]] = [
     ("rate", "rate(http_requests_total[5m])", ""),
     ("sum by rate", "sum by (job) (rate(http_requests_total[5m]))", ""),
@@ -81,7 +85,7 @@ QUERIES: list[tuple[str, str, str]] = [
         "sum by (job) (rate(request_duration_seconds_sum[5m])) / sum by (job) (rate(request_duration_seconds_count[5m]))",
         "",
     ),
-    ("topk", "topk(5, sum by (instance) (rate(http_requests_total[5m])))", ""),
+    ("topk", "topk(5, sum by (instance) (rate(http_requests_total[5m])))", TOPK_NOTE),
     ("bottomk", "bottomk(3, node_temperature_celsius)", ""),
     (
         "group_left join",

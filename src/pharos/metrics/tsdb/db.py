@@ -31,6 +31,7 @@ from pharos.metrics.tsdb import head as headmod
 from pharos.metrics.tsdb.head import Head, make_batch
 from pharos.metrics.tsdb.registry import SeriesRegistry
 from pharos.metrics.tsdb.wal import SAMPLES, SERIES, WAL, SampleRecord, encode_samples, encode_series
+from pharos.storage import blockread as br
 from pharos.storage.backend import BlockInfo, SampleRun
 from pharos.storage.parquet import ParquetBackend, sort_dedup
 
@@ -43,6 +44,33 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     lengths = hi - lo
     starts = np.cumsum(lengths) - lengths
     return np.repeat(lo - starts, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+
+
+def _sorted_newer_than(mem: SampleRun, disk: SampleRun) -> SampleRun | None:
+    """Head samples sorted by (series, ts) when they are all newer than every disk sample and
+    were appended in time order per series (the usual case), else None (a general merge)."""
+    if len(disk) and int(mem.ts.min()) <= int(disk.ts.max()):
+        return None
+    order = np.argsort(mem.series, kind="stable")
+    run = SampleRun(mem.series[order], mem.ts[order], mem.values[order])
+    same = run.series[1:] == run.series[:-1]
+    if (same & (run.ts[1:] <= run.ts[:-1])).any():
+        return None
+    return run
+
+
+def _append_runs(first: SampleRun, second: SampleRun) -> SampleRun:
+    """Merge two (series, ts)-sorted runs where each series' samples in `second` come later."""
+    ids = np.union1d(np.unique(first.series), np.unique(second.series)).astype(np.uint32)
+    parts = [
+        br.Part(
+            np.searchsorted(r.series, ids, side="right") - np.searchsorted(r.series, ids, side="left"),
+            r.ts,
+            r.values,
+        )
+        for r in (first, second)
+    ]
+    return br.merge_disjoint(ids, parts)
 
 
 class TSDBLockedError(RuntimeError):
@@ -270,6 +298,9 @@ class TSDB:
             self._release()
         if len(mem) == 0:
             return disk
+        newer = _sorted_newer_than(mem, disk)
+        if newer is not None:
+            return _append_runs(disk, newer)
         run = SampleRun(
             np.concatenate([disk.series, mem.series]),
             np.concatenate([disk.ts, mem.ts]),
