@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -86,3 +87,14 @@ def test_format_and_parse_query(store: MemoryQuerier) -> None:
     ast = c.get("/api/v1/parse_query", params={"query": "rate(foo[5m])"}).json()["data"]
     assert ast["type"] == "call"
     assert ast["args"][0]["type"] == "matrixSelector"
+
+
+def test_format_floats_matches_format_float() -> None:
+    from pharos.metrics.promql.http import format_float, format_floats
+
+    rng = np.random.default_rng(0)
+    edges = [0.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 9.99e-5, -1e-4, 1e21, float("nan"), float("inf")]
+    vals = np.concatenate([rng.normal(0, 1e3, 2000), np.round(rng.normal(0, 1e5, 500)), edges])
+    vals = np.concatenate([vals, 10.0 ** rng.uniform(-10, 25, 2000) * rng.choice([-1, 1], 2000)])
+    for arr in (vals, vals[:0], np.array([3.0]), np.array([float("-inf"), 2.5])):
+        assert format_floats(arr) == [format_float(v) for v in arr.tolist()]

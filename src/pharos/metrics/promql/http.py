@@ -168,13 +168,29 @@ def _matrix_json(series: list[tuple[Any, np.ndarray, np.ndarray]]) -> list[dict[
     stamps: dict[int, float | int] = {}
     out = []
     for ls, ts, vals in series:
-        points = []
-        for t, v in zip(ts.tolist(), vals.tolist(), strict=True):
-            stamp = stamps.get(t)
-            if stamp is None:
-                stamp = stamps[t] = format_ts(t)
-            points.append([stamp, format_float(v)])
+        tl = ts.tolist()
+        for t in set(tl).difference(stamps):
+            stamps[t] = format_ts(t)
+        points = list(zip(map(stamps.__getitem__, tl), format_floats(vals), strict=True))
         out.append({"metric": dict(ls), "values": points})
+    return out
+
+
+def format_floats(vals: np.ndarray) -> list[str]:
+    """`format_float` of every value. orjson writes the shortest round-trip digits in C, as
+    repr() does; Python handles only what Prometheus renders otherwise (exponents, NaN, Inf)."""
+    vals = np.asarray(vals, np.float64)
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(vals)
+        special = ~np.isfinite(vals) | (mag >= 1e16) | ((mag < 1e-4) & (vals != 0))
+    plain = np.where(special, 0.0, vals) if special.any() else vals
+    text = orjson.dumps(plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    if "e" in text or "E" in text or not len(vals):  # not expected in this range; stay exact
+        out = [format_float(v) for v in vals.tolist()]
+    else:
+        out = (text[1:-1] + ",").replace(".0,", ",")[:-1].split(",")  # whole numbers lose ".0"
+    for i in np.flatnonzero(special).tolist():
+        out[i] = format_float(float(vals[i]))
     return out
 
 
