@@ -9,7 +9,7 @@
    firing.
 3. Runs each server alone (2 cores here: running both at once would measure their contention),
    Prometheus first, each on an empty data directory scraping the same targets every 15 s with
-   the same rule file: waits until all targets are scraped and `--warmup` (2) evaluation rounds
+   the same rule file and no Alertmanager to send to: waits until all targets are scraped and `--warmup` (2) evaluation rounds
    have passed, then records `--rounds` (5) evaluations of every group. Group evaluation time:
    Prometheus' `prometheus_rule_group_last_duration_seconds` (with
    `..._last_evaluation_timestamp_seconds` to tell rounds apart); pharos' `/api/v1/rules`
@@ -287,7 +287,8 @@ def main() -> int:
             ports = start_targets(shared, work, args)
             instances = [f"127.0.0.1:{p}" for p in ports]
             (work / "rules.yml").write_text(rule_file(instances, f"{args.interval}s"))
-            extra = f"rule_files: ['{work / 'rules.yml'}']\n"
+            # no Alertmanager on either side (pharos would otherwise send to its built-in one)
+            extra = f"rule_files: ['{work / 'rules.yml'}']\nalerting:\n  alertmanagers: []\n"
             (work / "config.yml").write_text(scrape_config_yaml({"node": instances}, SCRAPE, extra=extra))
             print(f"{args.targets} targets x {args.series} series, {len(RECORDING) * 5 * args.targets} recording "
                   f"+ {len(ALERTING) * 5 * args.targets} alerting rules in {args.targets} groups", flush=True)

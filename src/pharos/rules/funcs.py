@@ -7,7 +7,9 @@ does: `$labels`, `$value`, `$externalLabels`, `$externalURL` are set, and a fail
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import math
 import re
 import urllib.parse
@@ -235,6 +237,12 @@ def check_template(text: str, name: str) -> None:
     Template(name, text, PARSE_FUNCS)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(name: str, text: str) -> Template:
+    """A template parsed once per (name, text); executions use a copy with their own funcs."""
+    return Template(name, text, PARSE_FUNCS)
+
+
 def expand(
     text: str,
     name: str,
@@ -260,7 +268,9 @@ def expand(
         "value": value,
     }
     try:
-        return Template(name, text, prometheus_funcs(query, external_url)).execute(data, variables)
+        tmpl = copy.copy(_parsed(name, text))
+        tmpl.funcs = prometheus_funcs(query, external_url)
+        return tmpl.execute(data, variables)
     except TemplateError as exc:
         return f"<error expanding template: {exc}>"
     except RecursionError:

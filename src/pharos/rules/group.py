@@ -5,6 +5,7 @@ group's file and name, so restarts keep the same phase)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pharos.rules.rule import (
     RuleEvalError,
     Sample,
 )
-from pharos.rules.rulefile import GroupDef
+from pharos.rules.rulefile import GroupDef, RuleDef
 
 log = logging.getLogger("pharos.rules")
 NotifyFn = Callable[[str, list[Alert]], None]
@@ -57,6 +58,34 @@ class GroupOptions:
     alert_ctx: AlertContext = field(default_factory=AlertContext)
 
 
+_NAME_TOKEN = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_UNNAMED_SELECTOR = re.compile(r"(?:^|[^a-zA-Z0-9_:\s])\s*\{")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Which metric names a rule may read from the TSDB: `names`, or anything (`any_name`)."""
+
+    names: frozenset[str]
+    any_name: bool
+
+    @classmethod
+    def of(cls, r: RuleDef, logql: bool) -> Reads:
+        """From the expression text (over-inclusive: any identifier-like token counts), and
+        templates that may call `query`."""
+        texts = [*r.labels.values(), *r.annotations.values()]
+        if any("query" in t for t in texts):
+            return cls(frozenset(), any_name=True)
+        if logql:
+            return cls(frozenset(), any_name=False)
+        any_name = "__name__" in r.expr or _UNNAMED_SELECTOR.search(r.expr) is not None
+        return cls(frozenset(_NAME_TOKEN.findall(r.expr)), any_name)
+
+    def reads_any(self, names: set[str]) -> bool:
+        """Whether the rule may read one of `names`."""
+        return self.any_name or not self.names.isdisjoint(names)
+
+
 class Group:
     """One group of rules and its evaluation state."""
 
@@ -71,6 +100,8 @@ class Group:
             for r in d.rules
         ]
         self.previous: list[set[Labels]] = [set() for _ in self.rules]
+        self._reads = [Reads.of(r, d.is_logs) for r in d.rules]
+        self._writes = [{r.record} if r.record else {"ALERTS", "ALERTS_FOR_STATE"} for r in d.rules]
         self.last_evaluation_ms = 0
         self.evaluation_s = 0.0
         self.should_restore = not restored
@@ -82,16 +113,33 @@ class Group:
 
     # -- evaluation ------------------------------------------------------------------------
     def eval(self, t_ms: int, storage: RuleStorage, notify: NotifyFn | None = None) -> None:
-        """Evaluate every rule at `t_ms`, in order, writing results and staleness markers."""
+        """Evaluate every rule at `t_ms`, in order, writing results and staleness markers.
+
+        Results are appended in as few TSDB appends as the rules allow: a rule's output is held
+        back until the end of the group unless a later rule may read it (its expression names a
+        pending metric, selects without a metric name, or a template calls `query`), in which
+        case everything pending is appended first — later rules see earlier results, as with
+        Prometheus's append per rule, without a head batch per rule."""
         started = time.perf_counter()
         qt = t_ms - round(self.d.query_offset_s * 1000)
+        pending: list[Sample] = []
+        pending_names: set[str] = set()
         for i, rule in enumerate(self.rules):
-            self._eval_rule(i, rule, qt, t_ms, storage, notify)
+            if pending and self._reads[i].reads_any(pending_names):
+                storage.append(pending, qt)
+                pending, pending_names = [], set()
+            out = self._eval_rule(i, rule, qt, t_ms, storage, notify)
+            if out:
+                pending += out
+                pending_names |= self._writes[i]
+        if pending:
+            storage.append(pending, qt)
         self.evaluation_s = time.perf_counter() - started
         self.last_evaluation_ms = t_ms
 
     def _eval_rule(self, i: int, rule: Rule, qt: int, t_ms: int, storage: RuleStorage,
-                   notify: NotifyFn | None) -> None:
+                   notify: NotifyFn | None) -> list[Sample]:
+        """One rule: its samples and staleness markers to append (none on error)."""
         started = time.perf_counter()
         rule.status.last_evaluation_ms = t_ms
         try:
@@ -100,17 +148,19 @@ class Group:
             rule.status.health, rule.status.last_error = Health.ERR, str(exc)
             rule.status.evaluation_s = time.perf_counter() - started
             log.warning("evaluating rule %s of group %s failed: %s", rule.name, self.name, exc)
-            return
+            return []
         rule.status.health, rule.status.last_error = Health.OK, ""
         if isinstance(rule, AlertingRule) and notify is not None:
             due = rule.alerts_to_send(t_ms, self.opts.resend_delay_ms, self.interval_ms)
             if due:
                 notify(rule.d.expr, due)
         current = {ls for ls, _ in samples}
-        stale = [(ls, STALE_NAN) for ls in self.previous[i] - current]
-        storage.append(samples + stale, qt)
+        previous = self.previous[i]
+        if previous:
+            samples = samples + [(ls, STALE_NAN) for ls in previous - current]
         self.previous[i] = current
         rule.status.evaluation_s = time.perf_counter() - started
+        return samples
 
     def mark_all_stale(self, t_ms: int, storage: RuleStorage) -> None:
         """Staleness markers for everything this group wrote (the group was removed)."""
