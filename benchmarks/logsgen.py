@@ -37,7 +37,7 @@ MESSAGES = {
 }
 ERRORS = ["context deadline exceeded", "dial tcp 10.0.3.7:5432: connect: connection refused",
           "rpc error: code = Unavailable desc = transport is closing", "pq: duplicate key value violates unique "
-          "constraint \"orders_pkey\"", "EOF"]
+          'constraint \\"orders_pkey\\"', "EOF"]
 LEVELS = (["info"] * 80) + (["debug"] * 10) + (["warn"] * 7) + (["error"] * 3)
 JAVA_FRAMES = [
     "at org.springframework.web.servlet.FrameworkServlet.processRequest(FrameworkServlet.java:1014)",
