@@ -7,6 +7,9 @@ import "uplot/dist/uPlot.min.css";
 import { h, replace } from "../lib/dom";
 import { formatDate } from "../lib/time";
 import { formatValue } from "../lib/units";
+import type { ChartData, ChartSeries } from "../lib/align";
+
+export { alignMatrix, type ChartData, type ChartSeries } from "../lib/align";
 
 export const PALETTE = [
   "#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0", "#508642",
@@ -15,17 +18,6 @@ export const PALETTE = [
 ];
 
 export type DrawMode = "lines" | "stacked" | "bars";
-
-export interface ChartSeries {
-  name: string;
-  labels: Record<string, string>;
-  values: Array<number | null>; // aligned to xs
-}
-
-export interface ChartData {
-  xs: number[]; // seconds
-  series: ChartSeries[];
-}
 
 export interface ChartOptions {
   mode?: DrawMode;
@@ -44,6 +36,8 @@ export interface ChartOptions {
   color?: (s: ChartSeries, i: number) => string;
   /** Bars stacked on each other (mode "bars"). */
   stackBars?: boolean;
+  /** Line width in CSS pixels (default 1.5). */
+  lineWidth?: number;
 }
 
 interface Registry {
@@ -59,37 +53,18 @@ declare global {
 window.__pharos = window.__pharos ?? { charts: {} };
 let chartSeq = 0;
 
-/** Align Prometheus matrix results onto one grid of timestamps. */
-export function alignMatrix(
-  result: Array<{ metric: Record<string, string>; values?: Array<[number, string]> }>,
-  names: (labels: Record<string, string>) => string,
-  startS?: number,
-  endS?: number,
-  stepS?: number,
-): ChartData {
-  let xs: number[];
-  if (startS !== undefined && endS !== undefined && stepS) {
-    xs = [];
-    for (let t = startS; t <= endS + 1e-9; t += stepS) xs.push(Math.round(t * 1000) / 1000);
-  } else {
-    const set = new Set<number>();
-    for (const s of result) for (const [t] of s.values ?? []) set.add(t);
-    xs = [...set].sort((a, b) => a - b);
-  }
-  const index = new Map<number, number>();
-  xs.forEach((t, i) => index.set(Math.round(t * 1000), i));
-  const series = result.map((s) => {
-    const values: Array<number | null> = new Array(xs.length).fill(null);
-    for (const [t, v] of s.values ?? []) {
-      const i = index.get(Math.round(t * 1000));
-      if (i !== undefined) {
-        const n = parseFloat(v);
-        values[i] = Number.isFinite(n) ? n : null;
-      }
-    }
-    return { name: names(s.metric), labels: s.metric, values };
-  });
-  return { xs, series };
+// Charts given data with `setData(data, true)` are drawn together in the next animation frame:
+// every legend is written first, then every plot area is measured (one layout for all), then
+// every uPlot is created, so no chart's DOM writes force a layout for the next one's reads.
+const pending = new Set<Chart>();
+let frame = 0;
+function flushPending(): void {
+  frame = 0;
+  const charts = [...pending];
+  pending.clear();
+  for (const c of charts) c.renderLegendFirst();
+  const sizes = charts.map((c) => c.measure());
+  charts.forEach((c, i) => c.draw(sizes[i]));
 }
 
 function cssVar(name: string): string {
@@ -139,6 +114,7 @@ export class Chart {
     this.tooltip = h("div", { class: "chart-tooltip", style: { display: "none" } });
     this.legendEl = h("div", { class: "chart-legend" });
     this.el = h("div", { class: "chart", "data-chart-id": this.id }, this.plotEl, this.tooltip, opts.legend === false ? null : this.legendEl);
+    this.plotEl.addEventListener("mouseleave", () => (this.tooltip.style.display = "none"));
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(this.plotEl);
   }
@@ -148,20 +124,30 @@ export class Chart {
     this.render();
   }
 
-  setData(data: ChartData): void {
+  /** Draw `data`: at once, or with `deferred` in the next animation frame together with every
+   * other chart deferred in the meantime. */
+  setData(data: ChartData, deferred = false): void {
     this.data = data;
     this.shown = data.series.map(() => true);
-    this.render();
+    if (!deferred) {
+      pending.delete(this);
+      this.render();
+      return;
+    }
+    pending.add(this);
+    if (!frame) frame = requestAnimationFrame(flushPending);
   }
 
   destroy(): void {
+    pending.delete(this);
     this.observer.disconnect();
     this.plot?.destroy();
     this.plot = null;
     delete window.__pharos.charts[this.id];
   }
 
-  private size(): { width: number; height: number } {
+  /** The plot area's size: reads layout, so call it after this chart's DOM writes. */
+  measure(): { width: number; height: number } {
     const width = Math.max(200, this.plotEl.clientWidth || this.el.clientWidth || 600);
     const height = this.opts.height ?? Math.max(80, this.plotEl.clientHeight || 300);
     return { width, height };
@@ -169,16 +155,30 @@ export class Chart {
 
   private resize(): void {
     if (!this.plot) return;
-    const { width, height } = this.size();
+    const { width, height } = this.measure();
     if (Math.abs(this.plot.width - width) > 1 || Math.abs(this.plot.height - height) > 1) this.plot.setSize({ width, height });
   }
 
+  private fmt = (v: number | null): string => formatValue(v, this.opts.unit, this.opts.decimals);
+
   render(): void {
+    this.renderLegendFirst();
+    this.draw(this.measure());
+  }
+
+  /** Drop the old plot and write the legend, so that the plot area is measured at its final size
+   * (a legend added after the plot would shrink it and cost a second draw). */
+  renderLegendFirst(): void {
+    this.plot?.destroy();
+    this.plot = null;
+    this.renderLegend(this.fmt);
+  }
+
+  draw({ width, height }: { width: number; height: number }): void {
     this.plot?.destroy();
     this.plot = null;
     const mode = this.opts.mode ?? "lines";
-    const { unit, decimals } = this.opts;
-    const fmt = (v: number | null) => formatValue(v, unit, decimals);
+    const fmt = this.fmt;
     const axisColor = cssVar("--muted");
     const gridColor = cssVar("--grid");
     const values =
@@ -192,7 +192,7 @@ export class Chart {
         return {
           label: s.name,
           stroke: color,
-          width: mode === "bars" ? 0 : 1.5,
+          width: mode === "bars" ? 0 : this.opts.lineWidth ?? 1.5,
           fill: mode === "bars" ? color : fillAlpha > 0 ? `${color}${Math.round(fillAlpha * 255).toString(16).padStart(2, "0")}` : undefined,
           show: this.shown[i],
           paths: bars,
@@ -205,7 +205,6 @@ export class Chart {
     if (mode === "stacked") {
       for (let i = this.data.series.length; i > 1; i--) bands.push({ series: [i, i - 1] });
     }
-    const { width, height } = this.size();
     const yRange: uPlot.Scale.Range = (_u, dmin, dmax) => {
       let lo = this.opts.min ?? (dmin === null ? 0 : Math.min(dmin, mode === "lines" ? dmin : 0));
       let hi = this.opts.max ?? (dmax === null ? 1 : dmax);
@@ -250,14 +249,9 @@ export class Chart {
     };
     const data = [this.data.xs, ...values] as uPlot.AlignedData;
     this.plot = new uPlot(opts, data, this.plotEl);
-    this.plotEl.addEventListener("mouseleave", () => (this.tooltip.style.display = "none"));
-    window.__pharos.charts[this.id] = {
-      uplot: this.plot,
-      seriesCount: this.data.series.length,
-      points: this.data.series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0),
-      mode,
-    };
-    this.renderLegend(fmt);
+    let points = 0;
+    for (const s of this.data.series) for (const v of s.values) if (v !== null) points++;
+    window.__pharos.charts[this.id] = { uplot: this.plot, seriesCount: this.data.series.length, points, mode };
   }
 
   private showTooltip(u: uPlot): void {
@@ -295,7 +289,8 @@ export class Chart {
   private renderLegend(fmt: (v: number | null) => string): void {
     if (this.opts.legend === false) return;
     const items = this.data.series.map((s, i) => {
-      const last = [...s.values].reverse().find((v) => v !== null) ?? null;
+      let last: number | null = null;
+      for (let k = s.values.length - 1; k >= 0 && last === null; k--) last = s.values[k];
       const action = this.opts.seriesAction?.(s);
       const item = h(
         "div",

@@ -1,7 +1,7 @@
 // Dashboard panels: timeseries, stat, gauge, bar gauge, table, logs, text. Each panel element
 // carries data-state = loading | data | nodata | error for tests and users alike.
 
-import { prom, type QueryData } from "../lib/api";
+import { prom, shared, type QueryData } from "../lib/api";
 import { h, replace } from "../lib/dom";
 import type { FieldDefaults, Panel, Target } from "../lib/grafana";
 import { formatDate, parseDuration, type ResolvedRange } from "../lib/time";
@@ -9,6 +9,7 @@ import { cssColor, formatValue, thresholdColor } from "../lib/units";
 import { computeInterval, formatLegend, interpolate, rateInterval, seriesName, type VariableValues } from "../lib/variables";
 import { Chart, PALETTE, alignMatrix, type ChartData, type DrawMode } from "./chart";
 import { lokiMetricQuery, queryLogs } from "../lib/loki";
+import { gridOf } from "../lib/align";
 import { logsLinkFor } from "../pages/links";
 
 export interface PanelContext {
@@ -197,20 +198,26 @@ export class PanelView {
         targets.map(async (t): Promise<{ t: Target; data: QueryData; instant: boolean }> => {
           const expr = interpolate(t.expr!, ctx.vars, builtins);
           const instant = wantsInstant(t);
-          const data = await limited(() =>
-            loki
-              ? lokiMetricQuery(expr, { start: alignedStart, end: ctx.range.end }, step, abort.signal)
-              : instant
-                ? prom.query(expr, ctx.range.end, abort.signal)
-                : prom.queryRange(expr, alignedStart, ctx.range.end, step, abort.signal),
+          // Panels asking the same question at the same time share one request.
+          const key = JSON.stringify([loki ? "loki" : instant ? "instant" : "range", expr, alignedStart, ctx.range.end, step]);
+          const data = await shared(
+            key,
+            (signal) =>
+              limited(() =>
+                loki
+                  ? lokiMetricQuery(expr, { start: alignedStart, end: ctx.range.end }, step, signal)
+                  : instant
+                    ? prom.query(expr, ctx.range.end, signal)
+                    : prom.queryRange(expr, alignedStart, ctx.range.end, step, signal),
+              ),
+            abort.signal,
           );
           return { t, data, instant };
         }),
       );
       if (run !== this.lastRun) return;
       const startS = alignedStart / 1000;
-      const grid: number[] = [];
-      for (let s = startS; s <= ctx.range.end / 1000 + 1e-9; s += step / 1000) grid.push(Math.round(s * 1000) / 1000);
+      const grid = gridOf(startS, ctx.range.end / 1000, step / 1000);
       const data: PanelData = { xs: grid, series: [] };
       const instantRows: Array<{ labels: Record<string, string>; refId: string; value: number | null }> = [];
       for (const { t, data: d } of results) {
@@ -289,6 +296,8 @@ export class PanelView {
         min: d.min ?? null,
         max: d.max ?? null,
         fillOpacity: typeof custom.fillOpacity === "number" ? custom.fillOpacity : 0,
+        // Grafana's default line width; thin lines are also much cheaper to rasterise.
+        lineWidth: typeof custom.lineWidth === "number" ? custom.lineWidth : 1,
         legend: legend?.showLegend !== false && legend?.displayMode !== "hidden",
         id: `panel-${p.id}`,
         // A series with pod or job labels links to its logs over the panel's time range.
@@ -296,7 +305,7 @@ export class PanelView {
       });
       replace(this.body, this.chart.el);
       const cd: ChartData = { xs: data.xs, series: data.series.map((s) => ({ name: s.name, labels: s.labels, values: s.values })) };
-      requestAnimationFrame(() => this.chart?.setData(cd));
+      this.chart.setData(cd, true);
       return;
     }
     const reduceOpts = (opts.reduceOptions ?? {}) as { calcs?: string[] };

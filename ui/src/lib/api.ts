@@ -114,3 +114,58 @@ export const prom = {
     return getJSON<{ data: string }>(`/api/v1/format_query?${form({ query })}`).then((r) => r.data);
   },
 };
+
+interface SharedEntry {
+  promise: Promise<unknown>;
+  users: number;
+  controller: AbortController;
+}
+const sharedInflight = new Map<string, SharedEntry>();
+
+function abortError(): Error {
+  return new DOMException("The operation was aborted.", "AbortError");
+}
+
+/** One request for identical concurrent callers (dashboards often repeat a query across panels):
+ * the first caller's `run` is started, later callers with the same `key` join it while it is in
+ * flight. Each caller's `signal` only detaches that caller; the request itself is aborted when
+ * every caller has gone. The result is shared, so callers must not mutate it. */
+export function shared<T>(key: string, run: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) return Promise.reject(abortError());
+  let entry = sharedInflight.get(key);
+  if (!entry) {
+    const controller = new AbortController();
+    const created: SharedEntry = { promise: Promise.resolve(), users: 0, controller };
+    created.promise = run(controller.signal).finally(() => {
+      if (sharedInflight.get(key) === created) sharedInflight.delete(key);
+    });
+    // Callers that all left leave a rejected promise nobody awaits.
+    created.promise.catch(() => undefined);
+    sharedInflight.set(key, created);
+    entry = created;
+  }
+  const e = entry;
+  e.users++;
+  if (!signal) return e.promise as Promise<T>;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      e.users--;
+      if (e.users === 0) {
+        if (sharedInflight.get(key) === e) sharedInflight.delete(key);
+        e.controller.abort();
+      }
+      reject(abortError());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    e.promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v as T);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
