@@ -87,6 +87,7 @@ class TSDBOptions:
     head_flush_interval_ms: int = 5 * 60 * 1000  # flush the head to a level-0 part this often
     head_max_samples: int = 8_000_000  # ... or when it holds this many samples
     consolidate_batches: int = 64  # concatenate head batches once this many accumulate
+    read_cache_bytes: int = br.DEFAULT_CACHE_BYTES  # decoded block row groups kept for queries
 
 
 @dataclass
@@ -130,7 +131,7 @@ class TSDB:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         started = time.monotonic()
-        self.backend = ParquetBackend(self.data_dir)
+        self.backend = ParquetBackend(self.data_dir, cache_bytes=self.options.read_cache_bytes)
         for ref, flat in self.backend.load_series():
             self._restore_series(ref, flat)
         self._catalog_saved = len(self.registry)
