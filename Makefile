@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium kubernetes-client
-PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium /usr/bin/kubectl
+PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium kubernetes-client golang-go
+PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium /usr/bin/kubectl /usr/bin/go
 
 .PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-rules bench-logs clean
 
@@ -31,7 +31,7 @@ install-test: $(VENV)/bin/python
 ui:
 	cd ui && npm ci --no-audit --no-fund && npm run build
 
-## peers: Debian's prometheus, node_exporter, alertmanager and pushgateway (the interop tests' peers); kubectl (kustomize render test)
+## peers: the interop tests' real peers (prometheus, node_exporter, alertmanager, pushgateway), chromium (UI tests), kubectl (manifest render test), go (a real Go panic for the multiline test)
 peers:
 	@missing=0; for b in $(PEER_BINS); do [ -x $$b ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \

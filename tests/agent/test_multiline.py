@@ -1,8 +1,9 @@
-"""Multiline joining on real stack traces: Python, Java and Node.js programs are run here and their
-stderr is written as CRI lines; the Go panic is a verbatim capture (no Go toolchain on the test host)."""
+"""Multiline joining on real stack traces: Python, Java, Node.js and Go programs are run here and
+their stderr is written as CRI lines; two verbatim Go panics add the runtime-error and goroutine forms."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,23 @@ def test_nodejs_error_stack(tmp_path: Path) -> None:
     # the uncaught error at the end: "TypeError: ..." joined with its frames
     uncaught = [r for r in records if r.startswith("TypeError: Cannot read properties of null")]
     assert len(uncaught) == 1 and "\n    at " in uncaught[0]
+
+
+def test_real_go_panic_in_a_goroutine(tmp_path: Path) -> None:
+    (tmp_path / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"time"\n)\n\n'
+        'func handle(m map[string]int) int { return m["x"] / len(os.Args[1:]) }\n\n'
+        'func main() {\n\tfmt.Fprintln(os.Stderr, "level=info msg=start")\n'
+        '\tgo func() { handle(map[string]int{"x": 1}) }()\n\ttime.Sleep(time.Second)\n}\n'
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "gocache"), "GOFLAGS": "-mod=mod"}
+    subprocess.run(["go", "build", "-o", "app", "main.go"], cwd=tmp_path, check=True, timeout=120, env=env)
+    trace = run(["./app"], tmp_path)
+    start, _, panic = trace.partition("\n")
+    assert start == "level=info msg=start"
+    assert panic.startswith("panic: runtime error: integer divide by zero") and "goroutine " in panic
+    assert "main.handle(" in panic and "main.go:" in panic
+    assert join(trace, "level=info msg=restarted") == [start, panic, "level=info msg=restarted"]
 
 
 def test_go_panics() -> None:
