@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PEERS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium kubernetes-client golang-go
-PEER_BINS := /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/chromium /usr/bin/kubectl /usr/bin/go
+# binary=Debian package; only the packages whose binary is missing are installed (the base image
+# may already carry a kubectl from another package, which kubernetes-client would clash with)
+PEERS := /usr/bin/prometheus=prometheus /usr/bin/prometheus-node-exporter=prometheus-node-exporter \
+	/usr/bin/prometheus-alertmanager=prometheus-alertmanager /usr/bin/prometheus-pushgateway=prometheus-pushgateway \
+	/usr/bin/chromium=chromium /usr/bin/kubectl=kubernetes-client /usr/bin/go=golang-go
 
 .PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-rules bench-logs clean
 
@@ -33,10 +36,10 @@ ui:
 
 ## peers: the interop tests' real peers (prometheus, node_exporter, alertmanager, pushgateway), chromium (UI tests), kubectl (manifest render test), go (a real Go panic for the multiline test)
 peers:
-	@missing=0; for b in $(PEER_BINS); do [ -x $$b ] || missing=1; done; \
-	if [ $$missing = 1 ]; then \
-		echo "installing peers: $(PEERS)"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PEERS); \
+	@missing=""; for pair in $(PEERS); do [ -x "$${pair%%=*}" ] || missing="$$missing $${pair#*=}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing peers:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 lint: install-test
