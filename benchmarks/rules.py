@@ -13,7 +13,8 @@
    have passed, then records `--rounds` (5) evaluations of every group. Group evaluation time:
    Prometheus' `prometheus_rule_group_last_duration_seconds` (with
    `..._last_evaluation_timestamp_seconds` to tell rounds apart); pharos' `/api/v1/rules`
-   `evaluationTime` (with `lastEvaluation`).
+   `evaluationTime` (with `lastEvaluation`). Also the server's CPU seconds per interval over
+   the measured rounds (/proc, rules plus the scrapes), a figure contention does not inflate.
 4. Prints per server the median group evaluation time, the sum over groups of their medians (the
    work of one round) and the pharos/prometheus ratio of those sums (floor <= 2x, target <= 1x);
    writes `benchmarks/out/rules.json`.
@@ -27,8 +28,12 @@ Usage: .venv/bin/python benchmarks/rules.py [--targets 25] [--interval 30] [--ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +44,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from e2e_harness import (
+    Proc,
     Procs,
     api_get,
+    cpu_seconds,
     free_port,
     http_get,
     pharos_argv,
@@ -130,6 +137,7 @@ class Side:
     pid: int
     durations: dict[str, list[float]] = field(default_factory=dict)  # group -> seconds per round
     seen: dict[str, str] = field(default_factory=dict)  # group -> last evaluation seen
+    cpu_s_per_round: float = 0.0  # process CPU (rules and the 15 s scrapes) per interval
 
 
 def start_targets(procs: Procs, work: Path, args: argparse.Namespace) -> list[int]:
@@ -210,11 +218,14 @@ def measure(side: Side, args: argparse.Namespace, n_groups: int) -> None:
         poll(side)
         time.sleep(1)
     side.durations.clear()
+    cpu0, t0 = cpu_seconds(side.pid), time.monotonic()
     while rounds_done(side, n_groups) < args.rounds:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{side.name}: {rounds_done(side, n_groups)} rounds measured")
         poll(side)
         time.sleep(1)
+    rounds = (time.monotonic() - t0) / args.interval
+    side.cpu_s_per_round = (cpu_seconds(side.pid) - cpu0) / max(rounds, 1e-9)
 
 
 def health(side: Side) -> dict[str, int]:
@@ -236,15 +247,24 @@ def summarise(side: Side) -> dict[str, Any]:
         "median_group_s": round(statistics.median(medians), 4),
         "max_group_s": round(max(max(v) for v in side.durations.values()), 4),
         "sum_of_group_medians_s": round(sum(medians), 3),
+        "cpu_s_per_interval": round(side.cpu_s_per_round, 2),
         **health(side),
     }
 
 
-def start_profile(procs: Procs, side: Side, out: Path, seconds: float) -> None:
-    argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(side.pid), "--duration",
-            str(int(seconds)), "--rate", "50", "--format", "raw", "-o", str(out)]
-    procs.start("py-spy", argv)
+def start_profile(procs: Procs, side: Side, out: Path) -> Proc:
+    argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(side.pid),
+            "--rate", "50", "--format", "raw", "-o", str(out)]
     print(f"profiling pharos into {out}", flush=True)
+    return procs.start("py-spy", argv)
+
+
+def stop_profile(proc: Proc) -> None:
+    """SIGINT makes py-spy write its output."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.popen.wait(timeout=60)
 
 
 def run_side(name: str, work: Path, args: argparse.Namespace, n_groups: int) -> dict[str, Any]:
@@ -253,10 +273,13 @@ def run_side(name: str, work: Path, args: argparse.Namespace, n_groups: int) -> 
         side = start_side(name, procs, work)
         wait_scraped(side, args.targets)
         print(f"{name}: {args.targets} targets up, evaluating", flush=True)
+        spy = None
         if args.profile and name == "pharos":
             out = args.out.parent / f"pharos-rules-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-            start_profile(procs, side, out, args.interval * (args.warmup + args.rounds + 1))
+            spy = start_profile(procs, side, out)
         measure(side, args, n_groups)
+        if spy is not None:
+            stop_profile(spy)
         result = summarise(side)
         print(f"{name}: {json.dumps(result)}", flush=True)
         return result
