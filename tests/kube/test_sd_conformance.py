@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,9 +17,9 @@ from pharos.config.model import KubernetesSDConfig
 from pharos.kube.sd import KubernetesDiscovery
 from pharos.kube.watch import KubeConfig
 from pharos.metrics.scrape.discovery import TargetGroup
+from shared_data import CONFORMANCE
 
-CASES_FILE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "kubernetes_sd" / "cases.json"
-CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text()) if CASES_FILE.exists() else []
+CASES: list[dict[str, Any]] = json.loads((CONFORMANCE / "kubernetes_sd" / "cases.json").read_text())
 
 
 async def until(cond: Any, what: str, deadline: float = 15.0) -> None:
@@ -69,7 +68,6 @@ def canonical(targets: list[dict[str, str]]) -> list[bytes]:
     return sorted(orjson.dumps(t, option=orjson.OPT_SORT_KEYS) for t in targets)
 
 
-@pytest.mark.skipif(not CASES, reason=f"{CASES_FILE} not found")
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 async def test_case(kube: FakeKube, case: dict[str, Any]) -> None:
     got = await discover(kube, case)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from shared_data import SHARED
+
 from .conftest import shot
 
-SHARED = next(
-    (p for p in (Path(__file__).resolve().parents[3] / "shared" / "dashboards", Path("/work/shared/dashboards")) if p.is_dir()),
-    None,
-)
+DASHBOARDS = SHARED / "dashboards"
 PAGES = ["explore", "logs", "dashboards", "targets", "status", "alerts", "silences", "rules"]
 
 
@@ -123,19 +121,18 @@ def _expand_rows_and_wait(pg: object) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.skipif(SHARED is None, reason="../shared/dashboards not found")
 @pytest.mark.parametrize("name", ["node-exporter-full", "k8s-views-global", "k8s-views-nodes"])
 def test_import_shared_dashboard_renders_every_panel(server: str, page: tuple, name: str) -> None:
     pg, log = page
     pg.goto(f"{server}/dashboards")
     pg.click('[data-testid="import-dashboard"]')
-    pg.set_input_files('[data-testid="import-file"]', str(SHARED / f"{name}.json"))
+    pg.set_input_files('[data-testid="import-file"]', str(DASHBOARDS / f"{name}.json"))
     pg.wait_for_function("document.querySelector('[data-testid=import-json]').value.length > 100")
     pg.check('[data-testid="import-overwrite"]')
     pg.click('[data-testid="import-submit"]')
     pg.wait_for_url("**/d/**")
     counts = _expand_rows_and_wait(pg)
-    total = json.loads((SHARED / f"{name}.json").read_text())
+    total = json.loads((DASHBOARDS / f"{name}.json").read_text())
     assert sum(counts.values()) >= 10, counts
     assert set(counts) <= {"data", "nodata"}, counts
     shot(pg, f"dashboard-{name}", full=True)
