@@ -11,9 +11,10 @@
    Prometheus first, each on an empty data directory scraping the same targets every 15 s with
    the same rule file and no Alertmanager to send to: waits until all targets are scraped and `--warmup` (2) evaluation rounds
    have passed, then records `--rounds` (5) evaluations of every group. Group evaluation time:
-   Prometheus' `prometheus_rule_group_last_duration_seconds` (with
-   `..._last_evaluation_timestamp_seconds` to tell rounds apart); pharos' `/api/v1/rules`
-   `evaluationTime` (with `lastEvaluation`). Also the server's CPU seconds per interval over
+   `prometheus_rule_group_last_duration_seconds` (with
+   `..._last_evaluation_timestamp_seconds` to tell rounds apart) from each server's /metrics
+   (pharos exposes the same gauges; its `/api/v1/rules` `evaluationTime` is the same figure, but
+   answering that with 10,000 alerts every second would load the server being measured). Also the server's CPU seconds per interval over
    the measured rounds (/proc, rules plus the scrapes), a figure contention does not inflate.
 4. Prints per server the median group evaluation time, the sum over groups of their medians (the
    work of one round) and the pharos/prometheus ratio of those sums (floor <= 2x, target <= 1x);
@@ -175,12 +176,8 @@ def wait_scraped(side: Side, n_targets: int, timeout: float = 120) -> None:
     raise TimeoutError(f"{side.name}: targets not all up after {timeout}s")
 
 
-def poll_pharos(side: Side) -> None:
-    for g in api_get(side.url, "/api/v1/rules")["groups"]:
-        _note(side, g["name"], g["lastEvaluation"], float(g["evaluationTime"]))
-
-
-def poll_prometheus(side: Side) -> None:
+def poll_metrics(side: Side) -> None:
+    """The rule-group gauges of the server's /metrics (both expose Prometheus's names)."""
     text = http_get(side.url + "/metrics").decode()
     last: dict[str, float] = {}
     took: dict[str, float] = {}
@@ -210,19 +207,18 @@ def rounds_done(side: Side, n_groups: int) -> int:
 
 def measure(side: Side, args: argparse.Namespace, n_groups: int) -> None:
     """Skip warm-up rounds, then collect `--rounds` evaluations of every group."""
-    poll = poll_pharos if side.name == "pharos" else poll_prometheus
     deadline = time.monotonic() + args.interval * (args.warmup + args.rounds + 4) * 3
     while rounds_done(side, n_groups) < args.warmup:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{side.name}: groups did not get through the warm-up")
-        poll(side)
+        poll_metrics(side)
         time.sleep(1)
     side.durations.clear()
     cpu0, t0 = cpu_seconds(side.pid), time.monotonic()
     while rounds_done(side, n_groups) < args.rounds:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{side.name}: {rounds_done(side, n_groups)} rounds measured")
-        poll(side)
+        poll_metrics(side)
         time.sleep(1)
     rounds = (time.monotonic() - t0) / args.interval
     side.cpu_s_per_round = (cpu_seconds(side.pid) - cpu0) / max(rounds, 1e-9)

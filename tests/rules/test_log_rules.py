@@ -202,5 +202,7 @@ def test_server_evaluates_log_rules_on_pushed_lines(tmp_path: Path) -> None:
         groups = proc.client.get("/api/v1/rules").json()["data"]["groups"]
         assert {g["name"] for g in groups} == {"app-logs", "team-a-logs"}
         assert all(r["health"] == "ok" for g in groups for r in g["rules"])
+        metrics = proc.client.get("/metrics").text
+        assert f'prometheus_rule_group_rules{{rule_group="{rules};app-logs"}} 2.0' in metrics
     finally:
         assert proc.stop() == 0

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pharos.logs.component import limits_config
 from pharos.rules.api import rules_router
-from pharos.rules.group import GroupOptions, RuleStorage
+from pharos.rules.group import Group, GroupOptions, RuleStorage
 from pharos.rules.logrules import DEFAULT_MAX_SERIES, LogRuleStorage
 from pharos.rules.manager import Clock, RuleManager, load_groups, resolve_rule_files
 from pharos.rules.notifier import Notifier
@@ -43,6 +44,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("pharos.rules")
 BUILTIN_ALERTMANAGER_COMPONENT = "alertmanager"
 LOGS_COMPONENT = "logs"
+
+
+_GROUP_METRICS: list[tuple[str, str, Callable[[Group], float]]] = [
+    ("prometheus_rule_group_last_duration_seconds", "gauge", lambda g: float(g.evaluation_s)),
+    ("prometheus_rule_group_last_evaluation_timestamp_seconds", "gauge", lambda g: g.last_evaluation_ms / 1000),
+    ("prometheus_rule_group_interval_seconds", "gauge", lambda g: g.interval_ms / 1000),
+    ("prometheus_rule_group_rules", "gauge", lambda g: float(len(g.rules))),
+]
 
 
 class RulesConfigError(Exception):
@@ -147,6 +156,17 @@ class RulesComponent:
     def _external_url(self) -> str:
         opts = getattr(self.runtime, "opts", None)
         return str(getattr(opts, "url", "")) if opts is not None else ""
+
+    def metrics_text(self) -> str:
+        """Prometheus's rule-group metrics for /metrics (label `rule_group="<file>;<name>"`)."""
+        groups = self.manager.sorted_groups() if self.manager is not None else []
+        out: list[str] = []
+        for metric, kind, value in _GROUP_METRICS:
+            out.append(f"# TYPE {metric} {kind}\n")
+            for g in groups:
+                name = f"{g.file};{g.name}".replace("\\", "\\\\").replace('"', '\\"')
+                out.append(f'{metric}{{rule_group="{name}"}} {value(g)!r}\n')
+        return "".join(out)
 
     async def maintain(self) -> None:
         """Nothing periodic beyond the group loops."""
