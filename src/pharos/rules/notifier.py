@@ -113,7 +113,10 @@ class Notifier:
 
     # -- producer side (any thread) ------------------------------------------------------------
     def send(self, expr: str, alerts: list[Alert]) -> None:
-        """Queue alerts from a rule evaluation (thread-safe)."""
+        """Queue alerts from a rule evaluation (thread-safe); with no Alertmanager configured
+        they are dropped here, as Prometheus's notifier drops them."""
+        if not self.endpoints:
+            return
         items = [x for a in alerts if (x := self._prepare(a, expr)) is not None]
         if not items:
             return
