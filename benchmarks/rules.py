@@ -312,7 +312,7 @@ def main() -> int:
             print(f"{args.targets} targets x {args.series} series, {len(RECORDING) * 5 * args.targets} recording "
                   f"+ {len(ALERTING) * 5 * args.targets} alerting rules in {args.targets} groups", flush=True)
             sides = [s for s in ("prometheus", "pharos") if args.only in (None, s)]
-            results = {s: run_side(s, work, args, len(instances)) for s in sides}
+            results: dict[str, Any] = {s: run_side(s, work, args, len(instances)) for s in sides}
         finally:
             shared.stop_all()
     if len(results) == 2:
