@@ -40,6 +40,24 @@ async def stop_agent(proc: subprocess.Popen, sig: int) -> None:
         assert proc.returncode == 0
 
 
+async def every_line_arrives(
+    writer: subprocess.Popen, loki: FakeLoki, names: list[str], total: int, timeout: float
+) -> set[str]:
+    """Wait for the writer to finish and for each of its numbered lines to reach `loki`."""
+    await wait_for(lambda: writer.poll() is not None, timeout=60, what="writer")
+    assert writer.returncode == 0
+    want = {f"{n}-{i}" for n in names for i in range(total)}
+    await wait_for(lambda: want <= set(loki.lines()), timeout=timeout, what="every line")
+    return want
+
+
+def kill_leftovers(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 async def test_rotation_restarts_and_outage_lose_nothing(tmp_path: Path, loki: FakeLoki) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -64,16 +82,10 @@ async def test_rotation_restarts_and_outage_lose_nothing(tmp_path: Path, loki: F
         agent.kill()  # kill -9 while writing
         agent.wait()
         agent = start_agent(tmp_path, loki.url, agent_log)
-        await wait_for(lambda: writer.poll() is not None, timeout=60, what="writer")
-        assert writer.returncode == 0
-        want = {f"{n}-{i}" for n in names for i in range(total)}
-        await wait_for(lambda: want <= set(loki.lines()), timeout=60, what="every line")
+        want = await every_line_arrives(writer, loki, names, total, timeout=60)
         await stop_agent(agent, signal.SIGTERM)
     finally:
-        for p in (agent, writer):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_leftovers(agent, writer)
     got = loki.lines()
     before_kill = Counter(got[:clean_upto])
     assert [line for line, c in before_kill.items() if c > 1] == []
@@ -125,16 +137,10 @@ async def test_sixty_second_endpoint_outage_loses_nothing(tmp_path: Path, loki: 
         await loki.stop()
         await asyncio.sleep(60)
         await loki.start()
-        await wait_for(lambda: writer.poll() is not None, timeout=60, what="writer")
-        assert writer.returncode == 0
-        want = {f"{n}-{i}" for n in names for i in range(total)}
-        await wait_for(lambda: want <= set(loki.lines()), timeout=90, what="every line after the outage")
+        want = await every_line_arrives(writer, loki, names, total, timeout=90)
         await stop_agent(agent, signal.SIGTERM)
     finally:
-        for p in (agent, writer):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_leftovers(agent, writer)
     got = loki.lines()
     assert set(got) == want
     assert [line for line, c in Counter(got).items() if c > 1] == []
