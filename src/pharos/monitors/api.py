@@ -1,6 +1,6 @@
 """The monitors HTTP API under /api/pharos/v1/monitors.
 
-    GET    /api/pharos/v1/monitors                 all monitors with their state
+    GET    /api/pharos/v1/monitors                 all monitors with their state, group states, last transition
     POST   /api/pharos/v1/monitors                 create (JSON body: a monitor definition) -> 201
     GET    /api/pharos/v1/monitors/{name}          definition, state per group, mute, last error
     PUT    /api/pharos/v1/monitors/{name}          replace an API monitor's definition
@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from pharos.metrics.api.responses import go_time
 from pharos.monitors.manager import MonitorError, MonitorManager, MonitorRuntime
 from pharos.monitors.model import MonitorConfig
+from pharos.monitors.state import Transition
 
 PREFIX = "/api/pharos/v1/monitors"
 Provider = Callable[[], MonitorManager | None]
@@ -56,7 +57,14 @@ def summary(rt: MonitorRuntime) -> dict[str, Any]:
         "name": rt.config.name, "type": rt.config.type, "query": rt.config.query, "source": rt.source,
         "state": overall.value if overall is not None else None, "muted": rt.muted,
         "mute_end": _time(rt.mute_end_ms), "last_evaluation": _time(rt.last_eval_ms), "error": rt.error,
+        "group_states": [{"labels": g.labels, "state": g.state.value} for g in rt.groups.values()],
+        "last_transition": _transition(rt.history[-1]) if rt.history else None,
     }
+
+
+def _transition(t: Transition) -> dict[str, Any]:
+    """A transition with its time as RFC 3339."""
+    return {**t.to_json(), "at": _time(t.at_ms)}
 
 
 def detail(rt: MonitorRuntime) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def detail(rt: MonitorRuntime) -> dict[str, Any]:
 
 def history(rt: MonitorRuntime) -> dict[str, Any]:
     """State transitions and notifications of a monitor."""
-    transitions = [{**t.to_json(), "at": _time(t.at_ms)} for t in rt.history]
+    transitions = [_transition(t) for t in rt.history]
     notes = [{"at": _time(n.at_ms), "kind": n.kind, "labels": n.labels, "state": n.state.value,
               "value": _num(n.value), "occurrence": n.occurrence, "message": n.message, **n.extra}
              for n in rt.notifications]
