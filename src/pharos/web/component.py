@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 API = "/api/pharos/v1"
 # The UI's client-side routes: each answers index.html (none collides with an API path).
 UI_ROUTES = (
-    "explore", "logs", "dashboards", "d", "alerts", "silences", "rules", "targets",
+    "explore", "logs", "dashboards", "d", "alerts", "silences", "rules", "monitors", "targets",
     "service-discovery", "status", "tsdb-status",
 )
 NOT_BUILT = """<!doctype html><html><head><meta charset="utf-8"><title>pharos</title>
