@@ -48,3 +48,25 @@ def test_seasonal_needs_a_season() -> None:
         forecast_at(series(), 3, "seasonal", seasonality=None)
     with pytest.raises(ValueError):
         forecast_at(series(), 3, "cubic")
+
+
+def square_wave_with_flat_day(days: int = 10, seed: int = 3) -> np.ndarray:
+    """A two-level daily square wave with noise whose third-to-last day is flat in between."""
+    t = np.arange(days * DAY)
+    x = np.where(t % DAY < DAY // 2, -20.0, 80.0) + np.random.default_rng(seed).normal(0, 1, t.size)
+    x[(days - 3) * DAY : (days - 2) * DAY] = 40.0
+    return x
+
+
+def test_seasonal_path_ignores_an_anomalous_season_and_keeps_a_two_level_shape() -> None:
+    x = square_wave_with_flat_day()
+    hist, future = x[: -DAY // 2], x[-DAY // 2 :]
+    path = forecast_path(hist, len(future), "seasonal", seasonality="daily")
+    assert np.mean(np.abs(path.value - future)) < 2.0
+
+
+def test_seasonal_at_ignores_an_anomalous_season() -> None:
+    x = square_wave_with_flat_day()
+    value = forecast_at(x, 12, "seasonal", seasonality="daily").value[0]
+    err = np.abs(value[-DAY - 12 : -12] - x[-DAY:])
+    assert np.median(err) < 2.0

@@ -17,6 +17,7 @@ from pharos.monitors import rolling as rl
 
 ALGORITHMS = ("linear", "seasonal")
 MODELS = ("reactive", "robust")
+SEASONS_AT = 5  # seasons in the rolling seasonal profile of `forecast_at`
 
 
 @dataclass
@@ -54,19 +55,22 @@ def _med_incl(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def _seasonal_point(x: np.ndarray, horizon: int, period: int, seasons: int) -> np.ndarray:
-    """Median of the values one, two, ... seasons before t + horizon, moved to the current level."""
-    level_now = _med_incl(x, period)
-    refs, levels = [], []
-    k0 = max(1, -(-horizon // period))  # the first season strictly in the past
-    for k in range(k0, k0 + seasons):
-        back = k * period - horizon
-        refs.append(rl.lag(_med_incl(x, 3), back - 1) if back >= 1 else x)
-        levels.append(rl.lag(level_now, k * period))
+    """The seasonal profile at t + horizon (from points <= t) moved to the last season's level.
+
+    As `_profile_path`, in rolling form: the profile is the median of the same and neighbouring
+    phases in the last `seasons` seasons that are strictly past, and the level shift the median
+    over the last season of each point's deviation from its own profile.
+    """
     with np.errstate(all="ignore"), rl.quiet():
-        ref = np.nanmedian(np.stack(refs), axis=0)
-        past_level = np.nanmedian(np.stack(levels), axis=0)
-    shift = np.nan_to_num(level_now - past_level)
-    return ref + shift
+        shift = _med_incl(x - _profile_at(x, 0, period, seasons), period)
+        return _profile_at(x, horizon, period, seasons) + np.nan_to_num(shift)
+
+
+def _profile_at(x: np.ndarray, ahead: int, period: int, seasons: int) -> np.ndarray:
+    """Per t, the median of x at phase t + ahead (and its neighbours) over past seasons <= t."""
+    k0 = -(-(ahead + 1) // period)  # the first season whose phase + 1 lies at or before t
+    lags = [k * period - ahead - j for k in range(k0, k0 + seasons) for j in (-1, 0, 1)]
+    return np.nanmedian(np.stack([rl.lag(x, lag_) for lag_ in lags]), axis=0)
 
 
 def forecast_at(
@@ -92,7 +96,7 @@ def forecast_at(
         period = rl.period_samples(seasonality, step_s)
         if period <= 0:
             raise ValueError("seasonal forecasts need a seasonality (hourly, daily, weekly)")
-        value = _seasonal_point(x, horizon, period, 3)
+        value = _seasonal_point(x, horizon, period, SEASONS_AT)
     else:
         raise ValueError(f"unknown forecast algorithm {algorithm!r} (linear, seasonal)")
     sigma = _error_scale(x, value, horizon, window or 288)
@@ -114,13 +118,13 @@ def forecast_path(
     seasonality: str | int | None = "daily",
     step_s: float = 300.0,
     bounds: float = 2.0,
-    seasons: int = 3,
+    seasons: int = 40,
 ) -> Forecast:
     """The next `steps` values of one series after the end of `history`.
 
-    `seasonal`: the mean of the (lightly smoothed) last season and the median profile of the last
-    `seasons` seasons moved to the last season's level. `linear`: the fitted level plus slope times the horizon. Bands widen with the square
-    root of the horizon (in seasons for `seasonal`).
+    `seasonal`: the median profile of the last `seasons` seasons moved to the last season's level
+    (see `_profile_path`). `linear`: the fitted level plus slope times the horizon. Bands widen
+    with the square root of the horizon (in seasons for `seasonal`).
     """
     x = np.asarray(history, np.float64)
     h = np.arange(1, steps + 1)
@@ -139,10 +143,17 @@ def forecast_path(
 
 
 def _profile_path(x: np.ndarray, period: int, seasons: int, steps: int) -> np.ndarray:
-    """The median seasonal profile of the last complete seasons, shifted to the latest level."""
+    """The seasonal profile of the last complete seasons, moved to the last season's level.
+
+    The profile at each phase is the median over the last `seasons` seasons of that phase and its
+    two neighbours (robust to anomalous seasons and to a sample of phase jitter); the level shift
+    is the median of the last season's deviations from it (a mean or median of raw values would
+    flip between the modes of a two-level season).
+    """
     k = max(1, min(seasons, len(x) // period))
     block = x[len(x) - k * period :].reshape(k, period)
+    pooled = np.concatenate([np.roll(block, s, axis=1) for s in (-1, 0, 1)])
     with rl.quiet():
-        median = np.nanmedian(block, axis=0) + np.nanmedian(block[-1]) - np.nanmedian(block)
-    smooth = np.convolve(np.r_[block[-1, -1], block[-1], block[-1, 0]], np.ones(3) / 3, "valid")
-    return np.resize(0.5 * median + 0.5 * smooth, steps)
+        profile = np.nanmedian(pooled, axis=0)
+        shift = np.nan_to_num(np.nanmedian(block[-1] - profile))
+    return np.resize(profile + shift, steps)
