@@ -2,20 +2,19 @@
 record once: the remote-write sender sees exactly the samples the TSDB accepted. The open
 segment's file descriptor keeps its data readable even after a head flush deletes the file.
 
-Record format (see pharos.metrics.tsdb.wal): header `<B I I` (type, payload length, crc32)."""
+Record format: see pharos.storage.wal (header `<B I I`: kind, payload length, crc32)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import zlib
 from pathlib import Path
 
 from pharos.metrics.tsdb.wal import SAMPLES, SampleRecord, _decode_samples
+from pharos.storage.wal import HEADER, list_segments
 
 log = logging.getLogger("pharos.remote")
-_HEADER = struct.Struct("<BII")
 _CHUNK = 8 << 20
 
 
@@ -29,7 +28,7 @@ class WalTailer:
 
     def _segments(self) -> list[int]:
         try:
-            return sorted(int(p.name) for p in self.dir.iterdir() if p.name.isdigit())
+            return list_segments(self.dir)
         except FileNotFoundError:
             return []
 
@@ -83,9 +82,9 @@ class WalTailer:
             data = os.pread(self.fd, _CHUNK, self.offset)
             pos = self._parse(data, out, limit)
             if pos == 0:
-                if len(data) < _HEADER.size:
+                if len(data) < HEADER.size:
                     return
-                length = _HEADER.unpack_from(data, 0)[1] + _HEADER.size
+                length = HEADER.unpack_from(data, 0)[1] + HEADER.size
                 if length <= len(data):
                     return  # a record still being written (crc does not match yet)
                 data = os.pread(self.fd, length, self.offset)  # one record bigger than a chunk
@@ -98,12 +97,12 @@ class WalTailer:
     def _parse(data: bytes, out: list[SampleRecord], limit: int) -> int:
         """Append the sample records wholly inside `data`; returns the bytes consumed."""
         view, pos = memoryview(data), 0
-        while pos + _HEADER.size <= len(data) and len(out) < limit:
-            kind, length, crc = _HEADER.unpack_from(view, pos)
-            end = pos + _HEADER.size + length
+        while pos + HEADER.size <= len(data) and len(out) < limit:
+            kind, length, crc = HEADER.unpack_from(view, pos)
+            end = pos + HEADER.size + length
             if end > len(data):
                 break
-            payload = view[pos + _HEADER.size : end]
+            payload = view[pos + HEADER.size : end]
             if zlib.crc32(payload) != crc:
                 break
             if kind == SAMPLES:
