@@ -9,6 +9,7 @@ import { statusPage, targetsPage } from "./pages/status";
 import { dashboardsPage, dashboardPage } from "./pages/dashboards";
 import { logsPage } from "./pages/logs";
 import { alertsPage, rulesPage, silencesPage } from "./pages/alerting";
+import { monitorPage, monitorsPage } from "./pages/monitors";
 
 type Page = (root: HTMLElement, match: RegExpExecArray) => (() => void) | void;
 
@@ -20,6 +21,8 @@ const ROUTES: Array<[RegExp, Page, string]> = [
   [/^\/alerts\/?$/, alertsPage, "alerts"],
   [/^\/silences\/?$/, silencesPage, "silences"],
   [/^\/rules\/?$/, rulesPage, "rules"],
+  [/^\/monitors\/?$/, monitorsPage, "monitors"],
+  [/^\/monitors\/([^/]+)\/?$/, monitorPage, "monitors"],
   [/^\/targets\/?$/, targetsPage, "targets"],
   [/^\/service-discovery\/?$/, targetsPage, "targets"],
   [/^\/(status|tsdb-status)\/?$/, statusPage, "status"],
@@ -32,6 +35,7 @@ const NAV: Array<[string, string, string]> = [
   ["alerts", "/alerts", "Alerts"],
   ["silences", "/silences", "Silences"],
   ["rules", "/rules", "Rules"],
+  ["monitors", "/monitors", "Monitors"],
   ["targets", "/targets", "Targets"],
   ["status", "/status", "Status"],
 ];

@@ -38,6 +38,8 @@ export interface ChartOptions {
   stackBars?: boolean;
   /** Line width in CSS pixels (default 1.5). */
   lineWidth?: number;
+  /** Areas filled between two series (lines mode), as (upper, lower) indices into the data. */
+  bands?: (series: ChartSeries[]) => Array<[number, number]>;
 }
 
 interface Registry {
@@ -198,12 +200,15 @@ export class Chart {
           paths: bars,
           points: { show: false },
           spanGaps: false,
+          dash: s.dash,
         } as uPlot.Series;
       }),
     ];
     const bands: uPlot.Band[] = [];
     if (mode === "stacked") {
       for (let i = this.data.series.length; i > 1; i--) bands.push({ series: [i, i - 1] });
+    } else if (mode === "lines") {
+      for (const [hi, lo] of this.opts.bands?.(this.data.series) ?? []) bands.push({ series: [hi + 1, lo + 1], fill: `${this.colorOf(hi)}26` });
     }
     const yRange: uPlot.Scale.Range = (_u, dmin, dmax) => {
       let lo = this.opts.min ?? (dmin === null ? 0 : Math.min(dmin, mode === "lines" ? dmin : 0));

@@ -7,6 +7,7 @@ export interface ChartSeries {
   name: string;
   labels: Record<string, string>;
   values: Array<number | null>; // aligned to xs
+  dash?: number[]; // line dash pattern in CSS pixels
 }
 
 export interface ChartData {

@@ -231,3 +231,12 @@ export function zoomOut(range: ResolvedRange, factor = 2, now = Date.now()): Res
   }
   return { start: Math.round(start), end: Math.round(end) };
 }
+
+/** How long ago an RFC 3339 time was (`5m ago`, `in 1h`); `never` for none or the zero time. */
+export function ago(iso: string | undefined): string {
+  const t = iso ? Date.parse(iso) : NaN;
+  if (!Number.isFinite(t) || t <= 0) return "never";
+  const s = (Date.now() - t) / 1000;
+  if (s < 0) return `in ${formatDuration(Math.round(-s / 60) * 60_000 || 1000)}`;
+  return s < 1 ? "just now" : `${formatDuration(Math.round(s) * 1000)} ago`;
+}

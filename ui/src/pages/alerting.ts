@@ -14,7 +14,8 @@ import {
   silenceFilter,
   silenceState,
 } from "../lib/alerting";
-import { formatDate, formatDuration, parseDuration, parseTime } from "../lib/time";
+import { ago, formatDate, formatDuration, parseDuration, parseTime } from "../lib/time";
+import { labelChips } from "../components/labels";
 import { param, setParams } from "../lib/url";
 
 interface AmAlert {
@@ -63,25 +64,6 @@ interface RuleGroup {
   evaluationTime?: number;
   rules: Rule[];
   limit?: number;
-}
-
-function ago(iso: string | undefined): string {
-  const t = iso ? Date.parse(iso) : NaN;
-  if (!Number.isFinite(t) || t <= 0) return "never";
-  const s = (Date.now() - t) / 1000;
-  if (s < 0) return `in ${formatDuration(Math.round(-s / 60) * 60_000 || 1000)}`;
-  return s < 1 ? "just now" : `${formatDuration(Math.round(s) * 1000)} ago`;
-}
-
-function labelChips(labels: Record<string, string>, skip: string[] = [], onClick?: (k: string, v: string) => void): HTMLElement {
-  return h(
-    "div",
-    { class: "chips" },
-    ...Object.keys(labels)
-      .filter((k) => !skip.includes(k))
-      .sort()
-      .map((k) => (onClick ? h("button", { class: "chip clickable", title: "filter by this label", onclick: () => onClick(k, labels[k]) }, `${k}="${labels[k]}"`) : h("span", { class: "chip" }, `${k}="${labels[k]}"`))),
-  );
 }
 
 function annotationsView(ann: Record<string, string>): HTMLElement | null {

@@ -5,6 +5,7 @@ import { loki } from "../lib/loki";
 import { logStoreSummary } from "../lib/logstatus";
 import { h, replace } from "../lib/dom";
 import { formatDate } from "../lib/time";
+import { labelChips } from "../components/labels";
 import { formatValue } from "../lib/units";
 
 interface Target {
@@ -17,10 +18,6 @@ interface Target {
   lastScrapeDuration: number;
   health: string;
   scrapeInterval?: string;
-}
-
-function labelChips(labels: Record<string, string>): HTMLElement {
-  return h("div", { class: "chips" }, ...Object.keys(labels).sort().map((k) => h("span", { class: "chip" }, `${k}="${labels[k]}"`)));
 }
 
 function ago(iso: string): string {
