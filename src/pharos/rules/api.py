@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +52,7 @@ def query_string(rule: Rule) -> str:
     return "".join(parts)
 
 
-def _num(v: float) -> float | int:
+def go_number(v: float) -> float | int:
     """A JSON number as Go writes a float64 (no `.0`)."""
     return int(v) if math.isfinite(v) and v == int(v) else v
 
@@ -89,8 +89,8 @@ def rule_doc(rule: Rule) -> dict[str, Any]:
         "state": str(rule.firing_state()),
         "name": rule.name,
         "query": query_string(rule),
-        "duration": _num(rule.hold_ms / 1000),
-        "keepFiringFor": _num(rule.keep_firing_ms / 1000),
+        "duration": go_number(rule.hold_ms / 1000),
+        "keepFiringFor": go_number(rule.keep_firing_ms / 1000),
         "labels": dict(sorted(rule.labels.items())),
         "annotations": dict(sorted(rule.d.annotations.items())),
         "alerts": [alert_doc(a) for a in active_alerts(rule)],
@@ -105,7 +105,7 @@ def group_doc(g: Group, rules: list[Rule]) -> dict[str, Any]:
         "name": g.name,
         "file": g.file,
         "rules": [rule_doc(r) for r in rules],
-        "interval": _num(g.interval_ms / 1000),
+        "interval": go_number(g.interval_ms / 1000),
         "limit": g.d.limit,
         "evaluationTime": g.evaluation_s,
         "lastEvaluation": go_time(g.last_evaluation_ms / 1000),
@@ -128,24 +128,31 @@ def _wanted(rule: Rule, kind: str, names: set[str]) -> bool:
     return not names or rule.name in names
 
 
+def select_rules(groups: Iterable[Group], kind: str, names: set[str], group_names: set[str],
+                 files: set[str], file_of: Callable[[Group], str] = lambda g: g.file,
+                 ) -> list[tuple[Group, list[Rule]]]:
+    """The groups and rules a rules query asks for (`kind` "", "alert" or "record"); when any
+    name filter is given, groups left without rules are dropped."""
+    filtering = bool(names or group_names or files)
+    out = []
+    for g in groups:
+        if (group_names and g.name not in group_names) or (files and file_of(g) not in files):
+            continue
+        rules = [r for r in g.rules if _wanted(r, kind, names)]
+        if filtering and not rules:
+            continue
+        out.append((g, rules))
+    return out
+
+
 def rules_payload(mgr: RuleManager, params: dict[str, list[str]]) -> dict[str, Any] | str:
     """The `data` of /api/v1/rules, or an error message for bad parameters."""
     kind = (params.get("type") or [""])[0].lower()
     if kind not in ("", "alert", "record"):
         return f"unsupported type {kind!r}"
-    names = set(params.get("rule_name[]", []))
-    groups_f = set(params.get("rule_group[]", []))
-    files_f = set(params.get("file[]", []))
-    filtering = bool(names or groups_f or files_f)
-    out = []
-    for g in mgr.sorted_groups():
-        if (groups_f and g.name not in groups_f) or (files_f and g.file not in files_f):
-            continue
-        rules = [r for r in g.rules if _wanted(r, kind, names)]
-        if filtering and not rules:
-            continue
-        out.append(group_doc(g, rules))
-    return {"groups": out}
+    chosen = select_rules(mgr.sorted_groups(), kind, set(params.get("rule_name[]", [])),
+                          set(params.get("rule_group[]", [])), set(params.get("file[]", [])))
+    return {"groups": [group_doc(g, rules) for g, rules in chosen]}
 
 
 def alerts_payload(mgr: RuleManager) -> dict[str, Any]:

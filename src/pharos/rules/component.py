@@ -12,6 +12,9 @@ they run against the log store of the "logs" component for that tenant, under th
 remote-write them) and alerts go through the same state machine and notifier
 (see `pharos.rules.logrules`, `pharos.rules.rulefile`).
 
+Loki's ruler API (`pharos.rules.lokiruler`) adds LogQL groups over HTTP, kept under
+`<data-dir>/loki-rules`; they run in the same manager beside the rule-file groups.
+
 A rule file that does not load at start stops the server with file:line reasons (as Prometheus
 does); at reload it is refused and the running rules stay.
 """
@@ -28,6 +31,7 @@ from pharos.logs.component import limits_config
 from pharos.rules.api import rules_router
 from pharos.rules.group import Group, GroupOptions, RuleStorage
 from pharos.rules.logrules import DEFAULT_MAX_SERIES, LogRuleStorage
+from pharos.rules.lokiruler import LokiRuler, loki_ruler_router
 from pharos.rules.manager import Clock, RuleManager, load_groups, resolve_rule_files
 from pharos.rules.notifier import Notifier
 from pharos.rules.rule import AlertContext
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pharos.rules")
 BUILTIN_ALERTMANAGER_COMPONENT = "alertmanager"
 LOGS_COMPONENT = "logs"
+RULER_DIR = "loki-rules"
 
 
 _GROUP_METRICS: list[tuple[str, str, Callable[[Group], float]]] = [
@@ -79,11 +84,13 @@ class RulesComponent:
         self.clock = clock
         self.manager: RuleManager | None = None
         self.notifier = Notifier()
-        self._lock = asyncio.Lock()
+        self.ruler = LokiRuler()
+        self._lock = self.ruler.lock
 
     def register(self, app: FastAPI) -> None:
-        """Mount the rules API."""
+        """Mount the rules API and Loki's ruler API."""
         app.include_router(rules_router(lambda: self.manager))
+        app.include_router(loki_ruler_router(self.ruler))
 
     async def start(self, runtime: Runtime) -> None:
         """Create the manager on the open TSDB and load the rules of the running config."""
@@ -92,13 +99,16 @@ class RulesComponent:
         manager = RuleManager(TSDBStorage(runtime.tsdb), self.clock, self.notifier.send,
                               log_storage=self._log_storage)
         self.notifier.start()
+        data_dir = getattr(runtime.opts, "data_dir", None)
+        if data_dir is not None:
+            await asyncio.to_thread(self.ruler.open, Path(data_dir) / RULER_DIR)
         try:
             await self._apply(manager, runtime.loaded)
         except RulesConfigError as exc:
             await manager.stop()
             self._fail_start(runtime, exc)
             raise
-        self.manager = manager
+        self.manager = self.ruler.manager = manager
 
     @staticmethod
     def _fail_start(runtime: Any, exc: RulesConfigError) -> None:
@@ -133,7 +143,8 @@ class RulesComponent:
                 interval_ms=round(cfg.global_.evaluation_interval * 1000),
                 alert_ctx=AlertContext(ext, external_url),
             )
-            await manager.update(defs, opts)
+            self.ruler.file_defs, self.ruler.opts = defs, opts
+            await manager.update(defs + self.ruler.all_defs(), opts)
             log.info("loaded %d rule groups from %d files", len(defs), len(files))
 
     def _log_storage(self, sink: RuleStorage, tenant: str) -> RuleStorage:

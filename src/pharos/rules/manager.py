@@ -26,6 +26,7 @@ from pharos.rules.rulefile import GroupDef, RuleFileError, load_rule_file
 
 log = logging.getLogger("pharos.rules")
 LogStorageFactory = Callable[[RuleStorage, str], RuleStorage]  # (metrics storage, tenant)
+GroupScope = Callable[[tuple[str, str]], bool]  # which (file, name) keys an update replaces
 
 
 class Clock(Protocol):
@@ -126,8 +127,9 @@ class RuleManager:
         self._first_update = True
         self.on_eval: Callable[[Group], None] | None = None  # test hook
 
-    async def update(self, defs: list[GroupDef], opts: GroupOptions) -> None:
-        """Replace the running groups (state carried over for groups that stay)."""
+    async def update(self, defs: list[GroupDef], opts: GroupOptions, scope: GroupScope | None = None) -> None:
+        """Replace the running groups (state carried over for groups that stay). With `scope`,
+        only the groups whose key it accepts are replaced; the others run on untouched."""
         restored = not self._first_update
         self._first_update = False
         new: dict[tuple[str, str], Group] = {}
@@ -137,24 +139,25 @@ class RuleManager:
             if old is not None:
                 g.copy_state(old)
             new[g.key] = g
-        await self._stop_tasks()
-        for key, old in self.groups.items():
+        replaced = [k for k in self.groups if scope is None or scope(k)]
+        await self._stop_tasks([*replaced, *new])
+        for key in replaced:
+            old = self.groups.pop(key)
             if key not in new:
                 old.mark_all_stale(self.clock.now_ms(), self.storage)
-        self.groups = new
+        self.groups.update(new)
         for key, g in new.items():
             self._tasks[key] = asyncio.create_task(self._run(g), name=f"rules-{g.name}")
 
     async def stop(self) -> None:
         """Stop every group loop."""
-        await self._stop_tasks()
+        await self._stop_tasks(list(self._tasks))
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
 
-    async def _stop_tasks(self) -> None:
-        tasks = list(self._tasks.values())
-        self._tasks.clear()
+    async def _stop_tasks(self, keys: list[tuple[str, str]]) -> None:
+        tasks = [t for k in keys if (t := self._tasks.pop(k, None)) is not None]
         for t in tasks:
             t.cancel()
         for t in tasks:
