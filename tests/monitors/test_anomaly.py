@@ -100,3 +100,27 @@ def test_detector_scores_are_probabilities_and_fire_on_a_spike(name: str) -> Non
     s = nab_scores(x, STEP, name)
     assert s.min() >= 0 and s.max() <= 1
     assert s[5 * DAY] == s[4 * DAY :].max()
+
+
+def test_detect_periods_of_many_rows_equal_one_row_at_a_time() -> None:
+    rng = np.random.default_rng(4)
+    rows = np.stack([seasonal(4, seed=1)[: 4 * DAY], rng.normal(size=4 * DAY), seasonal(4, seed=2)])
+    rows[2, 100:150] = np.nan  # a gap: that row takes the one-by-one path
+    got = rl.detect_periods(rows, STEP)
+    assert list(got) == [rl.detect_period(r, STEP) for r in rows] == [DAY, 0, DAY]
+
+
+def test_nanmedian0_equals_numpy_nanmedian() -> None:
+    rng = np.random.default_rng(5)
+    for depth in (1, 2, 3, 6):
+        stack = rng.normal(size=(depth, 20, 30))
+        stack[rng.random(stack.shape) < 0.3] = np.nan
+        stack[:, 0, 0] = np.nan
+        with rl.quiet():
+            np.testing.assert_allclose(rl.nanmedian0(stack), np.nanmedian(stack, axis=0), equal_nan=True)
+
+
+def test_rolling_count_counts_finite_values_of_previous_columns() -> None:
+    x = np.array([[1.0, np.nan, 2.0, 3.0, np.nan, 4.0]])
+    np.testing.assert_array_equal(rl.rolling_count(x, 3)[0, 1:], [1, 1, 2, 2, 2])
+    assert np.isnan(rl.rolling_count(x, 3)[0, 0])

@@ -25,6 +25,7 @@ import numpy as np
 from pharos.monitors import rolling as rl
 
 ALGORITHMS = ("basic", "agile", "robust")
+Fit = tuple[np.ndarray, np.ndarray, np.ndarray]  # center, sigma, typical level (for the sigma floor)
 MAD_TO_SIGMA = 1.4826
 IDR_TO_SIGMA = 1.0 / 2.5631  # 10th..90th percentile range of a normal distribution
 
@@ -69,35 +70,28 @@ def anomaly_band(
     p = AnomalyParams(bounds, p.window, p.scale_window, p.seasons, p.min_history)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown anomaly algorithm {algorithm!r} (basic, agile, robust)")
-    if algorithm == "basic":
-        center, sigma = _basic(x, p)
-    else:
-        center, sigma = _seasonal(x, algorithm, seasonality, step_s, p)
-    return _band(x, center, sigma, p)
+    fit = _basic(x, p) if algorithm == "basic" else _seasonal(x, algorithm, seasonality, step_s, p)
+    return _band(x, fit, p)
 
 
 def _seasonal(
     x: np.ndarray, algorithm: str, seasonality: str | int | None, step_s: float, p: AnomalyParams
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Fit:
     fn = _agile if algorithm == "agile" else _robust
     if seasonality != "auto":
         return fn(x, rl.period_samples(seasonality, step_s), p)
     periods = _auto_periods(x, step_s)
-    center, sigma = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    fit = (np.full(x.shape, np.nan), np.full(x.shape, np.nan), np.full(x.shape, np.nan))
     for period in np.unique(periods):
         rows = np.flatnonzero(periods == period)
-        c, s = fn(x[rows], int(period), p)
-        center[rows], sigma[rows] = c, s
-    return center, sigma
+        for whole, part in zip(fit, fn(x[rows], int(period), p), strict=True):
+            whole[rows] = part
+    return fit
 
 
 def _auto_periods(x: np.ndarray, step_s: float) -> np.ndarray:
     """Per series, the season detected on the first points (3 weeks, or 3 days when shorter)."""
-    out = np.zeros(len(x), np.int64)
-    horizon = _detection_horizon(x.shape[1], step_s)
-    for i, row in enumerate(x):
-        out[i] = rl.detect_period(row[:horizon], step_s)
-    return out
+    return rl.detect_periods(x[:, : _detection_horizon(x.shape[1], step_s)], step_s)
 
 
 def _detection_horizon(length: int, step_s: float) -> int:
@@ -109,10 +103,10 @@ def _detection_horizon(length: int, step_s: float) -> int:
     return length // 2
 
 
-def _basic(x: np.ndarray, p: AnomalyParams) -> tuple[np.ndarray, np.ndarray]:
+def _basic(x: np.ndarray, p: AnomalyParams) -> Fit:
     center = rl.rolling_median(x, p.window)
     spread = rl.rolling_quantile(x, p.window, 0.9) - rl.rolling_quantile(x, p.window, 0.1)
-    return center, spread * IDR_TO_SIGMA
+    return center, spread * IDR_TO_SIGMA, center
 
 
 def _smoothed(x: np.ndarray, width: int) -> tuple[np.ndarray, int]:
@@ -120,7 +114,7 @@ def _smoothed(x: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     return rl.rolling_median(x, width, min_periods=1), (width + 1) // 2
 
 
-def _agile(x: np.ndarray, period: int, p: AnomalyParams) -> tuple[np.ndarray, np.ndarray]:
+def _agile(x: np.ndarray, period: int, p: AnomalyParams) -> Fit:
     level, _ = _smoothed(x, max(3, p.window // 8))
     if period <= 0:
         center = level
@@ -129,21 +123,27 @@ def _agile(x: np.ndarray, period: int, p: AnomalyParams) -> tuple[np.ndarray, np
         ref, back = _smoothed(x, 2 * half + 1)
         center = rl.lag(ref, period - back) + level - rl.lag(level, period)
         center = np.where(np.isnan(center), level, center)
-    return center, _residual_scale(x, center, p.scale_window)
+    typical = rl.rolling_median(x, p.window, min_periods=1)
+    return center, _residual_scale(x, center, p.scale_window), typical
 
 
-def _robust(x: np.ndarray, period: int, p: AnomalyParams) -> tuple[np.ndarray, np.ndarray]:
+def _robust(x: np.ndarray, period: int, p: AnomalyParams) -> Fit:
     long = max(period, p.window * 2)
     trend = rl.rolling_median(x, long)
     if period <= 0:
         center = trend
     else:
-        dev = x - rl.rolling_median(x, period, min_periods=max(1, period // 2))
-        lags = np.stack([rl.lag(dev, k * period) for k in range(1, p.seasons + 1)])
-        with np.errstate(all="ignore"), rl.quiet():
-            seasonal = np.nanmedian(lags, axis=0)
-        center = trend + np.nan_to_num(seasonal)
-    return center, _residual_scale(x, center, max(p.scale_window, long))
+        dev = x - _season_median(x, period, long, trend)
+        lags = rl.lag_stack(dev, [k * period for k in range(1, p.seasons + 1)])
+        center = trend + np.nan_to_num(rl.nanmedian0(lags))
+    return center, _residual_scale(x, center, max(p.scale_window, long)), trend
+
+
+def _season_median(x: np.ndarray, period: int, long: int, trend: np.ndarray) -> np.ndarray:
+    """The median of the last season (NaN before half a season is seen); reuses `trend` if equal."""
+    if long != period:
+        return rl.rolling_median(x, period, min_periods=max(1, period // 2))
+    return np.where(rl.rolling_count(x, period) >= max(1, period // 2), trend, np.nan)
 
 
 def _residual_scale(x: np.ndarray, center: np.ndarray, window: int) -> np.ndarray:
@@ -152,9 +152,10 @@ def _residual_scale(x: np.ndarray, center: np.ndarray, window: int) -> np.ndarra
     return rl.rolling_median(resid, window, min_periods=4) * MAD_TO_SIGMA
 
 
-def _band(x: np.ndarray, center: np.ndarray, sigma: np.ndarray, p: AnomalyParams) -> AnomalyBand:
-    level = np.abs(rl.rolling_median(x, p.window, min_periods=1))
-    floor = 1e-3 * np.nan_to_num(level) + 1e-9
+def _band(x: np.ndarray, fit: Fit, p: AnomalyParams) -> AnomalyBand:
+    """The band from a fit; sigma is floored at 1e-3 of the series' typical level."""
+    center, sigma, level = fit
+    floor = 1e-3 * np.abs(np.nan_to_num(level)) + 1e-9
     sigma = np.maximum(np.nan_to_num(sigma, nan=0.0), floor)
     seen = np.cumsum(np.isfinite(x), axis=1)
     early = rl.lag(seen.astype(float), 1) < p.min_history

@@ -70,7 +70,7 @@ def _profile_at(x: np.ndarray, ahead: int, period: int, seasons: int) -> np.ndar
     """Per t, the median of x at phase t + ahead (and its neighbours) over past seasons <= t."""
     k0 = -(-(ahead + 1) // period)  # the first season whose phase + 1 lies at or before t
     lags = [k * period - ahead - j for k in range(k0, k0 + seasons) for j in (-1, 0, 1)]
-    return np.nanmedian(np.stack([rl.lag(x, lag_) for lag_ in lags]), axis=0)
+    return rl.nanmedian0(rl.lag_stack(x, lags))
 
 
 def forecast_at(

@@ -33,6 +33,17 @@ def lag(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def lag_stack(x: np.ndarray, lags: list[int]) -> np.ndarray:
+    """`lag(x, k)` for every k in `lags`, stacked along a new first axis (one allocation)."""
+    out = np.full((len(lags), *x.shape), np.nan)
+    for i, k in enumerate(lags):
+        if 0 < k < x.shape[1]:
+            out[i, :, k:] = x[:, :-k]
+        elif k == 0:
+            out[i] = x
+    return out
+
+
 def frame(x: np.ndarray) -> pd.DataFrame:
     """The (T, n) DataFrame view pandas rolls over."""
     return pd.DataFrame(x.T, copy=False)
@@ -49,6 +60,23 @@ def rolling_median(x: np.ndarray, window: int, min_periods: int | None = None) -
     """Median of the previous `window` columns."""
     mp = max(1, window // 4) if min_periods is None else min_periods
     return lag(frame(x).rolling(window, min_periods=mp).median().to_numpy().T, 1)
+
+
+def rolling_count(x: np.ndarray, window: int) -> np.ndarray:
+    """How many finite values the previous `window` columns hold."""
+    c = np.zeros((x.shape[0], x.shape[1] + 1))
+    np.cumsum(np.isfinite(x), axis=1, out=c[:, 1:])
+    start = np.maximum(np.arange(1, x.shape[1] + 1) - window, 0)
+    return lag(c[:, 1:] - c[:, start], 1)
+
+
+def nanmedian0(stack: np.ndarray) -> np.ndarray:
+    """The median along axis 0 ignoring NaN (NaN where all are), by one sort: fast for short axes."""
+    s = np.sort(stack, axis=0)  # NaN sorts last
+    n = np.isfinite(stack).sum(axis=0)
+    lo = np.take_along_axis(s, np.maximum(n - 1, 0)[None] // 2, axis=0)[0]
+    hi = np.take_along_axis(s, (n // 2)[None], axis=0)[0]
+    return np.where(n > 0, 0.5 * (lo + hi), np.nan)
 
 
 def rolling_mean(x: np.ndarray, window: int, min_periods: int | None = None) -> np.ndarray:
@@ -85,23 +113,40 @@ def detect_period(x: np.ndarray, step_s: float, min_strength: float = 0.3) -> in
     A candidate needs three full seasons of data and an autocorrelation at its lag of at least
     `min_strength` more than at half the lag (a trend correlates at every lag; a season does not).
     """
-    x = np.asarray(x, np.float64)
-    x = x[np.isfinite(x)]
-    best, best_r = 0, min_strength
+    return int(detect_periods(as_2d(x), step_s, min_strength)[0])
+
+
+def detect_periods(x: np.ndarray, step_s: float, min_strength: float = 0.3) -> np.ndarray:
+    """`detect_period` of every row of (n, T) `x`: gap-free rows at once, the others one by one."""
+    out = np.zeros(len(x), np.int64)
+    full = np.isfinite(x).all(axis=1)
+    out[full] = _detect_rows(x[full], step_s, min_strength)
+    for i in np.flatnonzero(~full):
+        row = x[i][np.isfinite(x[i])]
+        out[i] = _detect_rows(row[None, :], step_s, min_strength)[0]
+    return out
+
+
+def _detect_rows(x: np.ndarray, step_s: float, min_strength: float) -> np.ndarray:
+    best, best_r = np.zeros(len(x), np.int64), np.full(len(x), min_strength)
     for name in ("hourly", "daily", "weekly"):
         p = period_samples(name, step_s)
-        if p < 4 or len(x) < 3 * p:
+        if p < 4 or x.shape[1] < 3 * p:
             continue
-        r = _autocorr(x, p) - max(_autocorr(x, p // 2), 0.0)
-        if r > best_r + (0.1 if best else 0.0):
-            best, best_r = p, r
+        r = _autocorr(x, p) - np.maximum(_autocorr(x, p // 2), 0.0)
+        better = r > best_r + np.where(best > 0, 0.1, 0.0)
+        best[better], best_r[better] = p, r[better]
     return best
 
 
-def _autocorr(x: np.ndarray, lag_: int) -> float:
-    a, b = x[:-lag_] - x[:-lag_].mean(), x[lag_:] - x[lag_:].mean()
-    denom = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denom) if denom > 0 else 0.0
+def _autocorr(x: np.ndarray, lag_: int) -> np.ndarray:
+    """Per row, the correlation of the series with itself `lag_` samples later."""
+    a, b = x[:, :-lag_], x[:, lag_:]
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(all="ignore"):
+        return np.where(denom > 0, (a * b).sum(axis=1) / denom, 0.0)
 
 
 @contextmanager
