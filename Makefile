@@ -9,7 +9,7 @@ PEERS := /usr/bin/prometheus=prometheus /usr/bin/prometheus-node-exporter=promet
 	/usr/bin/prometheus-alertmanager=prometheus-alertmanager /usr/bin/prometheus-pushgateway=prometheus-pushgateway \
 	/usr/bin/chromium=chromium /usr/bin/kubectl=kubernetes-client /usr/bin/go=golang-go
 
-.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-rules bench-logs clean
+.PHONY: ui up test install install-test peers lint bench-ingest bench-agent bench-remote-write bench-promql bench-rules bench-logs bench-nab bench-forecast bench-monitors-speed clean
 
 ## up: create .venv, install pharos and start the all-in-one server on http://127.0.0.1:9494
 up: install ui
@@ -68,6 +68,18 @@ bench-rules: install-test peers
 ## bench-logs: ~2 GB of generated container logs pushed to pharos: ingest per core, storage, needle and json queries vs grep/jq
 bench-logs: install-test
 	$(PY) benchmarks/logs.py
+
+## bench-nab: every anomaly algorithm over the NAB corpus (../shared/nab), scored next to the published scoreboard
+bench-nab: install-test
+	$(PY) benchmarks/nab.py
+
+## bench-forecast: seasonal forecast of the last 10% of NAB's daily/weekly series, MAE vs seasonal naive (MASE)
+bench-forecast: install-test
+	$(PY) benchmarks/monitors_forecast.py
+
+## bench-monitors-speed: anomaly bands of 1,000 series x one week at 5-minute resolution (<= 2 s)
+bench-monitors-speed: install-test
+	$(PY) benchmarks/monitors_speed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
