@@ -39,13 +39,6 @@ log = logging.getLogger("pharos.tsdb")
 _EMPTY = (np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The concatenation of arange(lo[i], hi[i])."""
-    lengths = hi - lo
-    starts = np.cumsum(lengths) - lengths
-    return np.repeat(lo - starts, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-
-
 def _sorted_newer_than(mem: SampleRun, disk: SampleRun) -> SampleRun | None:
     """Head samples sorted by (series, ts) when they are all newer than every disk sample and
     were appended in time order per series (the usual case), else None (a general merge)."""
@@ -272,16 +265,12 @@ class TSDB:
         return AppendResult(accepted, v.out_of_order, v.duplicate, v.out_of_bounds)
 
     # -- reading -----------------------------------------------------------------------------
-    def _snapshot(
-        self, refs: np.ndarray, mint: int, maxt: int
-    ) -> tuple[list[BlockInfo], list[headmod.Batch], np.ndarray]:
-        """Under the lock: blocks and head batches to read, and the wanted-ref mask."""
+    def _snapshot(self, mint: int, maxt: int) -> tuple[list[BlockInfo], list[headmod.Batch]]:
+        """Under the lock: blocks and head batches to read."""
         assert self.backend is not None
         blocks = [b for b in self.backend.blocks() if b.maxt >= mint and b.mint <= maxt]
-        wanted = np.zeros(len(self.registry), dtype=bool)
-        wanted[refs] = True
         self._readers += 1
-        return blocks, self.head.snapshot(), wanted
+        return blocks, self.head.snapshot()
 
     def _release(self) -> None:
         with self._lock:
@@ -291,10 +280,10 @@ class TSDB:
         """Merged, sorted, deduplicated samples of `refs` from blocks and head."""
         assert self.backend is not None
         with self._lock:
-            blocks, batches, wanted = self._snapshot(refs, mint, maxt)
+            blocks, batches = self._snapshot(mint, maxt)
         try:
             disk = self.backend.select(blocks, refs, mint, maxt)
-            mem = headmod.collect(batches, wanted, mint, maxt)
+            mem = headmod.collect(batches, refs, mint, maxt)
         finally:
             self._release()
         if len(mem) == 0:
@@ -345,7 +334,7 @@ class TSDB:
         offsets[1:] = np.cumsum(lengths[order])
         if order == list(range(len(labels))):
             return labels, run.ts, run.values, offsets
-        idx = _ranges(starts[order], ends[order])
+        idx = headmod.ranges(starts[order], ends[order])
         return [labels[i] for i in order], run.ts[idx], run.values[idx], offsets
 
     def _refs_with_data(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> np.ndarray:
@@ -354,10 +343,10 @@ class TSDB:
             refs = self.registry.match_any(matcher_sets)
             if len(refs) == 0:
                 return refs
-            blocks, batches, wanted = self._snapshot(refs, mint, maxt)
+            blocks, batches = self._snapshot(mint, maxt)
         try:
             on_disk = self.backend.series_in(blocks, mint, maxt)
-            mem = headmod.collect(batches, wanted, mint, maxt)
+            mem = headmod.collect(batches, refs, mint, maxt)
         finally:
             self._release()
         present = np.union1d(on_disk, np.unique(mem.series))

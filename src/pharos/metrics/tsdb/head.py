@@ -2,8 +2,11 @@
 
 Appends arrive as batches (a scrape: ~2000 distinct series sharing one timestamp). A batch is
 kept as three numpy arrays (uint32 refs, int64 timestamp(s), float64 values; a shared timestamp
-is stored once: 12 B/sample). `consolidate()` (from the maintenance thread) concatenates the
-batches into one run so queries gather with one vectorised mask instead of a Python loop.
+is stored once: 12 B/sample). Each batch carries a ref index (its refs
+ascending, or an argsort of them), so a query binary-searches its series in every batch the
+time range and ref range overlap: the cost follows the samples read, not the head's size.
+`consolidate()` (from the maintenance thread) concatenates the batches into one run sorted by
+ref, so the loop over batches stays short.
 `freeze()` hands the samples to a flush (level-0 Parquet part) while they stay queryable until
 `drop_frozen()`.
 
@@ -24,17 +27,36 @@ NO_TS = np.iinfo(np.int64).min
 
 @dataclass(slots=True, eq=False)
 class Batch:
+    """Samples in write order, with a ref index: `sorted_refs` = refs[order] ascending (order
+    None when refs already ascend), so a query finds its series' samples by binary search."""
+
     refs: np.ndarray  # uint32
     ts: np.ndarray  # int64; length 1 = shared by all samples
     values: np.ndarray  # float64
     mint: int
     maxt: int
+    sorted_refs: np.ndarray
+    order: np.ndarray | None  # stable argsort of refs, None when refs ascend
 
     def __len__(self) -> int:
         return len(self.refs)
 
     def full_ts(self) -> np.ndarray:
         return np.broadcast_to(self.ts, self.refs.shape) if len(self.ts) == 1 else self.ts
+
+    def positions(self, refs: np.ndarray) -> np.ndarray:
+        """Indexes of the samples of `refs` (ascending, unique), by ref, write order within a ref."""
+        lo = np.searchsorted(self.sorted_refs, refs, side="left")
+        hi = np.searchsorted(self.sorted_refs, refs, side="right")
+        idx = ranges(lo, hi)
+        return idx if self.order is None else self.order[idx]
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(lo[i], hi[i]) (hi >= lo)."""
+    lengths = hi - lo
+    starts = np.cumsum(lengths) - lengths
+    return np.repeat(lo - starts, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 @dataclass(slots=True)
@@ -46,17 +68,24 @@ class Validation:
 
 
 def make_batch(refs: np.ndarray, ts: np.ndarray, values: np.ndarray) -> Batch:
-    return Batch(refs, ts, values, int(ts.min()), int(ts.max()))
+    """A batch with its ref index (an argsort only when refs do not already ascend)."""
+    if len(refs) < 2 or bool((refs[1:] >= refs[:-1]).all()):
+        sorted_refs, order = refs, None
+    else:
+        order = np.argsort(refs, kind="stable")
+        sorted_refs = refs[order]
+    return Batch(refs, ts, values, int(ts.min()), int(ts.max()), sorted_refs, order)
 
 
 def concat_batches(batches: list[Batch]) -> Batch:
-    """One batch holding all samples of `batches`, in order."""
+    """One batch holding all samples of `batches`, ordered by ref (write order within a ref)."""
     if len(batches) == 1:
         return batches[0]
     refs = np.concatenate([b.refs for b in batches])
-    ts = np.concatenate([b.full_ts() for b in batches])
-    values = np.concatenate([b.values for b in batches])
-    return Batch(refs, ts, values, min(b.mint for b in batches), max(b.maxt for b in batches))
+    order = np.argsort(refs, kind="stable")
+    ts = np.concatenate([b.full_ts() for b in batches])[order]
+    values = np.concatenate([b.values for b in batches])[order]
+    return make_batch(refs[order], ts, values)
 
 
 class Head:
@@ -154,12 +183,6 @@ class Head:
         self.last_ts[refs[newer]] = ts[newer]
         self.last_bits[refs[newer]] = bits[newer]
 
-    def consolidate(self, upto: int) -> None:
-        """Replace batches[:upto] by one concatenated batch (call with the lock held; the
-        concatenation itself should be prepared with `concat_batches` outside the lock)."""
-        if upto > 1:
-            self.batches[:upto] = [concat_batches(self.batches[:upto])]
-
     def freeze(self) -> list[Batch]:
         """Move all batches to `frozen` (still queryable) and return them for flushing."""
         self.frozen.extend(self.batches)
@@ -177,22 +200,37 @@ class Head:
         return self.frozen + self.batches
 
 
-def collect(batches: list[Batch], wanted: np.ndarray | None, mint: int, maxt: int) -> SampleRun:
-    """Samples of `batches` whose ref is set in the boolean mask `wanted` (None = all; else
-    indexed by ref and covering every ref in `batches`) within [mint, maxt], in write order."""
+def collect(batches: list[Batch], refs: np.ndarray | None, mint: int, maxt: int) -> SampleRun:
+    """Samples of `batches` of the series `refs` (ascending, unique; None = all) within
+    [mint, maxt]; each series' samples in write order."""
     parts_r, parts_t, parts_v = [], [], []
     for b in batches:
-        if b.maxt < mint or b.mint > maxt:
+        if b.maxt < mint or b.mint > maxt or len(b) == 0:
             continue
-        refs = b.refs
-        keep = np.ones(len(refs), dtype=bool) if wanted is None else wanted[refs]
-        ts = b.full_ts()
+        if refs is None:
+            idx = None
+        elif len(refs) == 0 or refs[-1] < b.sorted_refs[0] or refs[0] > b.sorted_refs[-1]:
+            continue
+        else:
+            idx = b.positions(refs)
+        r, t, v = _gather(b, idx)
         if b.mint < mint or b.maxt > maxt:
-            keep &= (ts >= mint) & (ts <= maxt)
-        if keep.any():
-            parts_r.append(refs[keep])
-            parts_t.append(ts[keep])
-            parts_v.append(b.values[keep])
+            keep = (t >= mint) & (t <= maxt)
+            r, t, v = r[keep], t[keep], v[keep]
+        if len(r):
+            parts_r.append(r)
+            parts_t.append(t)
+            parts_v.append(v)
     if not parts_r:
         return SampleRun(np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64))
+    if len(parts_r) == 1:
+        return SampleRun(parts_r[0], parts_t[0], parts_v[0])
     return SampleRun(np.concatenate(parts_r), np.concatenate(parts_t), np.concatenate(parts_v))
+
+
+def _gather(b: Batch, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(refs, timestamps, values) of the samples at `idx` (None = all)."""
+    if idx is None:
+        return b.refs, b.full_ts(), b.values
+    ts = np.full(len(idx), b.ts[0], np.int64) if len(b.ts) == 1 else b.ts[idx]
+    return b.refs[idx], ts, b.values[idx]
