@@ -10,6 +10,8 @@ import math
 import re
 from typing import Any
 
+from pharos.metrics.promql.syntax import unquoted
+
 
 def _pos_text(text: str, idx: int) -> str:
     line = text.count("\n", 0, idx) + 1
@@ -29,19 +31,9 @@ def arg_index(text: str, name: str, arg: int) -> int:
     open_ = _args_open(text, start)
     if open_ < 0:
         return start
-    depth, i, current = 0, open_ + 1, 0
-    begin = i
-    quote = ""
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c in "([{":
+    depth, current, begin = 0, 0, open_ + 1
+    for i, c in unquoted(text, open_ + 1):
+        if c in "([{":
             depth += 1
         elif c in ")]}":
             if depth == 0:
@@ -52,7 +44,6 @@ def arg_index(text: str, name: str, arg: int) -> int:
                 break
             current += 1
             begin = i + 1
-        i += 1
     while begin < len(text) and text[begin].isspace():
         begin += 1
     return begin

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 import urllib.error
 import urllib.parse
@@ -16,8 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+from pharos.metrics.promql.syntax import duration_ms
+
 MAX_RANGE_POINTS = 250
 
 
@@ -47,15 +46,10 @@ def parse_duration(text: str) -> float:
         return float(text)
     except ValueError:
         pass
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _SECONDS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
+    ms = duration_ms(text, fractions=True)
+    if ms is None:
         raise QueryClientError(f"bad duration {text!r}")
-    return total
+    return ms / 1000
 
 
 def parse_time(text: str, now: float) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +16,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from pharos.metrics.promql.engine import Engine, Limits, QueryResult, parse
+from pharos.metrics.promql.syntax import duration_ms
 from pharos.metrics.promql.values import (
     BadDataError,
     PromQLError,
@@ -28,16 +28,6 @@ from pharos.metrics.promql.values import (
 )
 
 _STATUS = {"bad_data": 400, "execution": 422, "timeout": 503, "canceled": 503, "internal": 500}
-_DUR = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNITS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
 
 
 def format_float(f: float) -> str:
@@ -94,13 +84,8 @@ def parse_duration_ms(text: str, what: str) -> int:
         return round(v * 1000)
     except ValueError:
         pass
-    pos, total = 0, 0
-    for m in _DUR.finditer(text):
-        if m.start() != pos:
-            break
-        total += int(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
+    total = duration_ms(text)
+    if total is None:
         raise BadDataError(f'invalid parameter "{what}": cannot parse "{text}" to a valid duration')
     return total
 

@@ -22,18 +22,9 @@ import promql_parser as pp
 from pharos.metrics.model import STALE_NAN, Labels, is_stale_marker, make_labels
 from pharos.metrics.promql.engine import Engine, Limits, QueryResult, parse
 from pharos.metrics.promql.memory import MemoryQuerier
+from pharos.metrics.promql.syntax import duration_ms, unquoted
 from pharos.metrics.promql.values import PromQLError, Scalar, String, Vector
 
-_DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNITS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
 _EVAL = re.compile(
     r"^eval(?P<legacy>_fail|_warn|_info|_ordered)?\s+(?:instant\s+at\s+(?P<at>\S+)|range\s+from\s+"
     r"(?P<start>\S+)\s+to\s+(?P<end>\S+)\s+step\s+(?P<step>\S+))\s+(?P<expr>.+)$"
@@ -65,13 +56,8 @@ def parse_duration(text: str) -> int:
     """A Prometheus duration (or plain number of seconds) in milliseconds."""
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
         return round(float(text) * 1000)
-    pos, total = 0, 0
-    for m in _DUR.finditer(text):
-        if m.start() != pos:
-            raise ValueError(f"bad duration {text!r}")
-        total += round(float(m.group(1)) * _UNITS[m.group(2)])
-        pos = m.end()
-    if pos != len(text) or not text:
+    total = duration_ms(text, fractions=True)
+    if total is None:
         raise ValueError(f"bad duration {text!r}")
     return total
 
@@ -168,17 +154,9 @@ def split_histogram_values(text: str) -> tuple[list[float | None], list[int]]:
 
 def split_series(line: str) -> tuple[str, str]:
     """Split `metric{labels} values` into the descriptor and the values text."""
-    depth, quote, i = 0, "", 0
-    while i < len(line):
-        c = line[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c == "{":
+    depth = 0
+    for i, c in unquoted(line):
+        if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
@@ -186,7 +164,6 @@ def split_series(line: str) -> tuple[str, str]:
                 return line[: i + 1], line[i + 1 :]
         elif c.isspace() and depth == 0:
             return line[:i], line[i:]
-        i += 1
     return line, ""
 
 
