@@ -55,6 +55,18 @@ FILE_RULES = """groups:
       - record: file:lines:count1m
         expr: sum(count_over_time({app=~".+"}[1m]))
 """
+# What Grafana's ruler proxy posts: yaml.v3's Marshal of a PostableRuleGroupConfig.
+GRAFANA_GROUP = """name: grafana-group
+interval: 1m
+rules:
+    - alert: NoLogs
+      expr: sum(count_over_time({app="web"}[5m])) < 1
+      for: 5m
+      labels:
+        team: web
+      annotations:
+        description: web is silent
+"""
 ACCEPTED = {"status": "success", "data": None, "errorType": "", "error": ""}
 
 
@@ -249,29 +261,23 @@ async def test_cortextool_legacy_paths_answer_the_same(server: Server) -> None:
 
 # -- Grafana -------------------------------------------------------------------------------------
 async def test_grafana_ruler_calls_and_prometheus_views(server: Server) -> None:
-    # Grafana's ruler proxy posts yaml.Marshal(PostableRuleGroupConfig) to /api/prom/rules/<ns>;
-    # older front ends posted the group as JSON. Both decode (JSON is YAML).
-    body = {
-        "name": "grafana-group",
-        "interval": "1m",
-        "rules": [
-            {
-                "alert": "NoLogs",
-                "expr": 'sum(count_over_time({app="web"}[5m])) < 1',
-                "for": "5m",
-                "labels": {"team": "web"},
-                "annotations": {"description": "web is silent"},
-            }
-        ],
-    }
-    r = await server.client.post(
-        "/api/prom/rules/Grafana%20folder",
-        content=orjson.dumps(body),
-        headers={"Content-Type": "application/json", "X-Scope-OrgID": "fake"},
-    )
-    assert r.status_code == 202
-    config = await server.client.get("/api/prom/rules", headers={"X-Scope-OrgID": "fake"})
-    assert yaml.safe_load(config.text)["Grafana folder"][0]["rules"][0]["labels"] == {"team": "web"}
+    # Older Grafana front ends posted the group as JSON through the data source proxy; Grafana's
+    # ruler proxy now posts yaml.Marshal(PostableRuleGroupConfig) to /api/prom/rules/<ns>. Both
+    # decode (JSON is YAML) to the same group; the second post replaces the first.
+    listings = []
+    for content, content_type in (
+        (orjson.dumps(yaml.safe_load(GRAFANA_GROUP)), "application/json"),
+        (GRAFANA_GROUP.encode(), "application/yaml"),
+    ):
+        r = await server.client.post(
+            "/api/prom/rules/Grafana%20folder",
+            content=content,
+            headers={"Content-Type": content_type, "X-Scope-OrgID": "fake"},
+        )
+        assert r.status_code == 202
+        listings.append((await server.client.get("/api/prom/rules", headers={"X-Scope-OrgID": "fake"})).text)
+    assert listings[0] == listings[1]
+    assert yaml.safe_load(listings[0])["Grafana folder"][0]["rules"][0]["labels"] == {"team": "web"}
 
     rules = await server.client.get("/prometheus/api/v1/rules", headers={"X-Scope-OrgID": "fake"})
     assert rules.status_code == 200 and rules.headers["content-type"] == "application/json"
@@ -390,6 +396,8 @@ async def test_rule_file_groups_are_read_only_and_keep_their_names(tmp_path: Pat
     s = Server(tmp_path / "data", f"rule_files: ['{rules}']\n")
     await s.comp.start(s.runtime)  # type: ignore[arg-type]
     try:
+        assert s.comp.manager is not None
+        (file_group,) = s.comp.manager.groups.values()
         assert (await s.client.get("/loki/api/v1/rules", headers=org("fake"))).status_code == 404
         clash = await post(s, "ns", LOKITOOL_GROUP.replace("app-errors", "from-file"))
         assert clash.status_code == 400
@@ -403,6 +411,9 @@ async def test_rule_file_groups_are_read_only_and_keep_their_names(tmp_path: Pat
         assert (await post(s, "ns", LOKITOOL_GROUP)).status_code == 202
         groups = (await s.client.get("/prometheus/api/v1/rules")).json()["data"]["groups"]
         assert [(g["file"], g["name"]) for g in groups] == [(str(rules), "from-file"), ("ns", "app-errors")]
+        assert s.comp.manager.groups[file_group.key] is file_group  # API writes leave it running as it was
+        assert (await s.client.delete("/loki/api/v1/rules/ns", headers=org("fake"))).status_code == 202
+        assert list(s.comp.manager.groups.values()).count(file_group) == 1 and len(s.comp.manager.groups) == 2
     finally:
         await s.close()
 
