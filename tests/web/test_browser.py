@@ -13,7 +13,7 @@ from shared_data import SHARED
 from .conftest import shot
 
 DASHBOARDS = SHARED / "dashboards"
-PAGES = ["explore", "logs", "dashboards", "targets", "status", "alerts", "silences", "rules"]
+PAGES = ["explore", "logs", "dashboards", "targets", "status", "alerts", "silences", "rules", "monitors"]
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -1,0 +1,218 @@
+"""The Monitors page in headless chromium against a real pharos: a threshold monitor created
+through the form (API validation errors inline), its state and group states in the list, its
+state history once pushed data makes it transition, mute, delete; an anomaly monitor's band."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+
+from .conftest import get_json, shot, wait_until
+
+API = "/api/pharos/v1/monitors"
+
+
+def push_values(server: str, values: dict[str, float]) -> None:
+    """Replace the Pushgateway group job=webmon with one web_monitor_value series per host."""
+    body = "".join(f'web_monitor_value{{host="{h}"}} {v}\n' for h, v in values.items()).encode()
+    req = urllib.request.Request(f"{server}/metrics/job/webmon", data=body, method="PUT")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status in (200, 202), r.status
+
+
+def query_values(server: str, query: str) -> dict[str, float]:
+    url = f"{server}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    result = get_json(url)["data"]["result"]  # type: ignore[index]
+    return {s["metric"].get("host", ""): float(s["value"][1]) for s in result}
+
+
+def monitor(server: str, name: str) -> dict[str, object] | None:
+    try:
+        return get_json(f"{server}{API}/{urllib.parse.quote(name)}")  # type: ignore[return-value]
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404, exc.code
+        return None
+
+
+def send(server: str, method: str, path: str, body: object | None = None) -> int:
+    req = urllib.request.Request(
+        f"{server}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status
+
+
+def _done(pg: object) -> None:
+    pg.wait_for_selector('[data-page="monitors"][data-state="done"]')  # type: ignore[attr-defined]
+
+
+def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tuple) -> None:
+    pg, log = page
+    name = "web-threshold"
+    push_values(server, {"a": 1, "b": 2})
+    query = "max by (host) (web_monitor_value)"
+    wait_until(lambda: query_values(server, query) == {"a": 1.0, "b": 2.0})
+    pg.goto(f"{server}/monitors")
+    _done(pg)
+    pg.click('[data-testid="new-monitor"]')
+    pg.wait_for_selector('[data-testid="monitor-editor"]')
+    assert "new=1" in pg.url
+    pg.fill('[data-input="name"]', name)
+    pg.fill('[data-input="query"]', query)
+    pg.fill('[data-input="thresholds.critical"]', "10")
+    pg.fill('[data-input="thresholds.warning"]', "50")
+    pg.fill('[data-input="group_by"]', "host")
+    pg.fill('[data-input="interval"]', "1s")
+    pg.fill('[data-input="labels"]', "team=web")
+    # The API refuses warning > critical: the message shows under the warning field.
+    pg.click('[data-testid="monitor-save"]')
+    err = pg.wait_for_selector(
+        '[data-testid="error-thresholds.warning"]:has-text("must not be above critical")'
+    )
+    assert "warning must not be above critical for comparison above" in err.inner_text()
+    assert pg.locator('[data-input="thresholds.warning"].has-error').count() == 1
+    assert monitor(server, name) is None
+    pg.fill('[data-input="thresholds.warning"]', "5")
+    pg.click('[data-testid="monitor-save"]')
+    pg.wait_for_url(f"**/monitors/{name}")
+    _done(pg)
+    created = monitor(server, name)
+    assert created is not None
+    definition = created["definition"]
+    assert definition["group_by"] == ["host"] and definition["interval"] == 1.0  # type: ignore[index]
+    assert definition["thresholds"] == {
+        "critical": 10.0,
+        "critical_recovery": None,
+        "warning": 5.0,
+        "warning_recovery": None,
+    }  # type: ignore[index]
+    assert definition["labels"] == {"team": "web"}  # type: ignore[index]
+
+    # The list: the monitor's state and both groups OK; then host a passes critical.
+    pg.goto(f"{server}/monitors?q=web-")
+    row = pg.wait_for_selector(f'[data-monitor="{name}"][data-state="OK"]', timeout=20_000)
+    assert row.query_selector('[data-testid="monitor-groups"] [data-group-state="OK"]').inner_text() == "2 OK"  # type: ignore[union-attr]
+    push_values(server, {"a": 20, "b": 2})
+    row = pg.wait_for_selector(f'[data-monitor="{name}"][data-state="ALERT"]', timeout=20_000)
+    groups = row.query_selector('[data-testid="monitor-groups"]').inner_text()  # type: ignore[union-attr]
+    assert "1 ALERT" in groups and "1 OK" in groups and 'host="a"' in groups and 'host="b"' not in groups
+    assert (
+        row.query_selector('[data-testid="last-transition"]').inner_text().startswith('OK → ALERT {host="a"}')
+    )  # type: ignore[union-attr]
+    assert row.query_selector(".badge.state").get_attribute("class") == "badge state bad"  # type: ignore[union-attr]
+    # Filters: by state (in the URL) and by type.
+    pg.click('[data-state-filter="OK"]')
+    assert "state=OK" in pg.url
+    assert pg.locator(f'[data-monitor="{name}"]').count() == 0
+    pg.click('[data-state-filter="ALERT"]')
+    assert pg.locator(f'[data-monitor="{name}"]').count() == 1
+    pg.select_option('[data-testid="monitors-type"]', "log")
+    assert pg.locator(f'[data-monitor="{name}"]').count() == 0 and "type=log" in pg.url
+    pg.select_option('[data-testid="monitors-type"]', "metric")
+    shot(pg, "monitors")
+
+    # The detail: state history with the transition, groups, a chart with the thresholds.
+    pg.click(f'[data-monitor="{name}"] [data-testid="monitor-link"]')
+    pg.wait_for_url(f"**/monitors/{name}")
+    _done(pg)
+    trans = pg.wait_for_selector('[data-testid="transition"][data-from="OK"][data-to="ALERT"]')
+    assert 'host="a"' in trans.inner_text() and "20" in trans.inner_text()
+    assert pg.locator('[data-testid="group"][data-state="ALERT"]').count() == 1
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    labels = pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
+    assert sorted(labels) == sorted(['{host="a"}', '{host="b"}', "critical", "warning"])
+    assert pg.evaluate("window.__pharos.charts.monitor.points") > 0
+    shot(pg, "monitor-detail", full=True)
+
+    # Mute for an hour, unmute, mute without end.
+    pg.select_option('[data-testid="mute-for"]', "1h")
+    pg.click('[data-testid="monitor-mute"]')
+    pg.wait_for_selector('.page-head [data-testid="muted"]:has-text("muted until")')
+    got = monitor(server, name)
+    assert got is not None and got["muted"] is True and got["mute_end"] is not None
+    end = datetime.fromisoformat(str(got["mute_end"])[:19] + "+00:00").timestamp()
+    assert 3500 < end - time.time() <= 3600
+    pg.click('[data-testid="monitor-unmute"]')
+    pg.wait_for_selector('.page-head [data-testid="muted"]', state="detached")
+    assert monitor(server, name)["muted"] is False  # type: ignore[index]
+    pg.click('[data-testid="monitor-mute"]')
+    pg.wait_for_selector('.page-head [data-testid="muted"]')
+    got = monitor(server, name)
+    assert got is not None and got["muted"] is True and got["mute_end"] is None
+    pg.goto(f"{server}/monitors")
+    pg.wait_for_selector(f'[data-monitor="{name}"] [data-testid="muted"]')
+
+    # Delete: two clicks, back to the list, gone from the API.
+    pg.click(f'[data-monitor="{name}"] [data-testid="monitor-link"]')
+    _done(pg)
+    pg.click('[data-testid="monitor-delete"]')
+    assert monitor(server, name) is not None
+    pg.click('[data-testid="monitor-delete"]')
+    pg.wait_for_url(f"{server}/monitors")
+    _done(pg)
+    assert monitor(server, name) is None
+    assert pg.locator(f'[data-monitor="{name}"]').count() == 0
+    # The refused save is the only console error (the browser logs the 400 response).
+    assert [e for e in log.errors if "status of 400" not in e] == [], log.errors
+    assert len(log.errors) == 1
+
+
+def _band(server: str, expr: str) -> bool:
+    now = time.time()
+    url = f"{server}/api/v1/query_range?" + urllib.parse.urlencode(
+        {"query": expr, "start": now - 300, "end": now, "step": 1}
+    )
+    return bool(get_json(url)["data"]["result"])  # type: ignore[index]
+
+
+def test_anomaly_monitor_draws_its_band_and_edits_through_the_form(server: str, page: tuple) -> None:
+    pg, log = page
+    name = "web-anomaly"
+    query = 'scrape_duration_seconds{job="pharos"}'
+    assert (
+        send(
+            server,
+            "POST",
+            API,
+            {
+                "name": name,
+                "type": "anomaly",
+                "query": query,
+                "interval": "1s",
+                "anomaly": {"algorithm": "basic", "step": "1s", "history": "10m"},
+            },
+        )
+        == 201
+    )
+    # basic needs 48 points of history at the chart's 1s step.
+    wait_until(lambda: _band(server, f'anomaly_upper({query}, "basic", 2)'), timeout=120)
+    pg.goto(f"{server}/monitors/{name}?from=now-5m&to=now")
+    _done(pg)
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    labels = pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
+    key = f'{{instance="{server.removeprefix("http://")}", job="pharos"}}'
+    assert labels == [f"scrape_duration_seconds{key}", f"band upper {key}", f"band lower {key}"]
+    assert pg.evaluate("window.__pharos.charts.monitor.uplot.bands.length") == 1
+    assert "1 band" in pg.locator('[data-testid="chart-status"]').inner_text()
+    assert "Anomalous points" in pg.locator('[data-testid="monitor-groups"]').inner_text()
+    shot(pg, "monitor-anomaly", full=True)
+    # Edit: the form holds the definition; a new bound is saved and drawn.
+    pg.click('[data-testid="monitor-edit"]')
+    pg.wait_for_selector('[data-testid="monitor-editor"]')
+    assert pg.locator('[data-input="name"]').is_disabled()
+    assert pg.locator('[data-input="anomaly.step"]').input_value() == "1s"
+    assert pg.locator('[data-input="anomaly.algorithm"]').input_value() == "basic"
+    pg.fill('[data-input="anomaly.bounds"]', "3")
+    pg.click('[data-testid="monitor-save"]')
+    pg.wait_for_selector('[data-testid="monitor-editor"]', state="detached")
+    wait_until(lambda: monitor(server, name)["definition"]["anomaly"]["bounds"] == 3.0)  # type: ignore[index]
+    pg.wait_for_selector('[data-testid="monitor-definition"] [data-key="anomaly.bounds"]:has-text("3")')
+    assert send(server, "DELETE", f"{API}/{name}") == 204
+    assert log.errors == []
