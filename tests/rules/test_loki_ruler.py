@@ -27,6 +27,7 @@ from pharos.logs.limits import LimitsConfig, RateLimiter
 from pharos.metrics.model import Matcher, MatchOp
 from pharos.metrics.tsdb.db import TSDB, TSDBOptions
 from pharos.rules.component import RULER_DIR, RulesComponent
+from pharos.rules.lokiruler import label_pairs
 from pharos.rules.lokistore import RulerError, decode_group, decode_name, encode_name
 from pharos.rules.manager import ManualClock
 from pharos.storage.logs import LogStore, StoreOptions
@@ -476,3 +477,28 @@ async def test_api_group_records_and_alerts_like_a_rule_file_group(server: Serve
         "groups"
     ]
     assert [r["health"] for r in rules[0]["rules"]] == ["ok", "ok"]
+
+
+@given(
+    st.sets(
+        st.tuples(
+            st.text(st.characters(exclude_characters=":,"), min_size=1),
+            st.text(st.characters(exclude_characters=",")),
+        ),
+        max_size=5,
+    )
+)
+def test_labels_parameter_parses_name_value_pairs(pairs: set[tuple[str, str]]) -> None:
+    assert label_pairs(",".join(f"{n}:{v}" for n, v in sorted(pairs))) == pairs
+
+
+async def test_listing_keeps_rules_with_one_of_the_labels(server: Server) -> None:
+    assert (await post(server, "ns", LOKITOOL_GROUP)).status_code == 202
+    c = server.client
+    paged = await c.get("/loki/api/v1/rules", params={"labels": "team:x,severity:page"}, headers=org("fake"))
+    (group,) = yaml.safe_load(paged.text)["ns"]
+    assert [r.get("alert") for r in group["rules"]] == ["ManyErrors"]
+    none = await c.get("/loki/api/v1/rules/ns", params={"labels": "severity:info"}, headers=org("fake"))
+    assert (none.status_code, yaml.safe_load(none.text)) == (200, {})
+    bad = await c.get("/loki/api/v1/rules", params={"labels": "severity"}, headers=org("fake"))
+    assert bad.status_code == 400 and "name:value" in bad.text

@@ -1,6 +1,8 @@
 """Loki's ruler HTTP API (Loki 3.x), for LogQL rule groups per tenant (`X-Scope-OrgID`).
 
     GET    /loki/api/v1/rules                        all namespaces: YAML {namespace: [group, ...]}
+                                                     (`?labels=name:value,...` keeps the rules
+                                                     carrying one of those labels)
     GET    /loki/api/v1/rules/{namespace}            one namespace, same shape
     GET    /loki/api/v1/rules/{namespace}/{group}    one group (YAML rulefmt.RuleGroup)
     POST   /loki/api/v1/rules/{namespace}            create or replace a group (YAML or JSON body): 202
@@ -282,9 +284,39 @@ async def _rules_call(ruler: LokiRuler, request: Request, prefix: str) -> Respon
         return _envelope(None, 202)
     listing = ruler.namespaces(tenant, names[0] if names else None)
     if len(names) < 2:
-        return _yaml(listing) if listing else _text(404, NO_GROUPS)
+        wanted = label_pairs(request.query_params.get("labels", ""))
+        return (
+            _yaml(with_labels(listing, wanted) if wanted else listing) if listing else _text(404, NO_GROUPS)
+        )
     found = [g for g in listing.get(names[0], []) if g["name"] == names[1]]
     return _yaml(found[0]) if found else _text(404, NO_GROUP)
+
+
+def label_pairs(text: str) -> set[tuple[str, str]]:
+    """Loki's `labels` parameter of the rule listing: `name:value,name:value`."""
+    pairs = set()
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition(":")
+        if not sep:
+            raise RulerError(
+                400, f'invalid labels parameter "{text}": want name:value pairs separated by ","'
+            )
+        pairs.add((name, value))
+    return pairs
+
+
+def with_labels(listing: dict[str, list[dict[str, Any]]], wanted: set[tuple[str, str]]) -> dict[str, Any]:
+    """The listing cut to rules carrying one of the `wanted` labels (groups left empty dropped)."""
+    out: dict[str, Any] = {}
+    for namespace, groups in listing.items():
+        kept = []
+        for g in groups:
+            rules = [r for r in g["rules"] if wanted & set(r.get("labels", {}).items())]
+            if rules:
+                kept.append({**g, "rules": rules})
+        if kept:
+            out[namespace] = kept
+    return out
 
 
 def _rules_handler(ruler: LokiRuler, prefix: str) -> Callable[[Request], Any]:
