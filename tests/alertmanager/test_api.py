@@ -86,3 +86,20 @@ async def test_silence_lifecycle(make_am: Callable[..., Alertmanager], clock: Fa
         assert unknown.status_code == 404
         status = (await c.get("/api/v2/status")).json()
         assert status["cluster"]["status"] == "disabled" and "route:" in status["config"]["original"]
+
+
+async def test_state_parameters(make_am: Callable[..., Alertmanager], clock: FakeClock) -> None:
+    am = make_am(CONFIG)
+    async with _client(am) as c:
+        bad = await c.get("/api/v2/alerts", params={"silenced": "maybe"})
+        assert bad.status_code == 400 and bad.json() == 'silenced in query must be of type boolean: "maybe"'
+        assert (await c.get("/api/v2/alerts/groups", params={"active": "x"})).status_code == 400
+        await c.post("/api/v2/alerts", json=[
+            {"labels": {"alertname": "crit", "severity": "critical"}},
+            {"labels": {"alertname": "warn", "severity": "warning"}}])
+        def names(r: httpx.Response) -> list[str]:
+            return sorted(a["labels"]["alertname"] for a in r.json())
+        assert names(await c.get("/api/v2/alerts", params={"active": "false"})) == ["warn"]
+        assert names(await c.get("/api/v2/alerts", params={"active": "0", "inhibited": "0"})) == []
+        groups = (await c.get("/api/v2/alerts/groups", params={"inhibited": "false"})).json()
+        assert [[a["labels"]["alertname"] for a in g["alerts"]] for g in groups] == [["crit"]]

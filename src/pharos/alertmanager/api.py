@@ -7,8 +7,10 @@ timestamps are go-openapi date-times (milliseconds, UTC).
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,8 +22,10 @@ from pharos.alertmanager.model import ZERO_TIME, Alert, api_time, fp_hex, parse_
 from pharos.alertmanager.silences import Silence, SilenceError, SilenceNotFound, api_matcher
 
 Getter = Callable[[], Alertmanager | None]
+Handler = Callable[[Alertmanager, Request], Awaitable[Response]]
 JSON = "application/json"
 AM_API_VERSION = "0.25.0"
+_STATES = ("active", "silenced", "inhibited")
 
 
 class BadRequest(Exception):
@@ -41,8 +45,19 @@ def _bool_param(request: Request, name: str, default: bool = True) -> bool:
     if value is None:
         return default
     if value.lower() not in ("true", "false", "1", "0"):
-        raise BadRequest(f"{name} in query must be of type boolean: \"{value}\"")
+        raise BadRequest(f'{name} in query must be of type boolean: "{value}"')
     return value.lower() in ("true", "1")
+
+
+async def _body(request: Request, parse_error: str, want: type, type_error: str) -> Any:
+    """The JSON body; BadRequest with `parse_error` and the reason, or `type_error` if not a `want`."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"{parse_error}, because {exc}") from None
+    if not isinstance(body, want):
+        raise BadRequest(type_error)
+    return body
 
 
 def _filters(request: Request) -> list[Matcher]:
@@ -69,6 +84,7 @@ def _receiver_filter(request: Request) -> Matcher | None:
 # JSON shapes
 # ---------------------------------------------------------------------------------------------
 
+
 def gettable_alert(am: Alertmanager, alert: Alert) -> dict[str, Any]:
     """API v2 gettableAlert."""
     status = am.status(alert)
@@ -78,8 +94,11 @@ def gettable_alert(am: Alertmanager, alert: Alert) -> dict[str, Any]:
         "fingerprint": fp_hex(alert.fingerprint),
         "receivers": [{"name": r} for r in am.receivers_of(alert)],
         "startsAt": api_time(alert.starts_at),
-        "status": {"inhibitedBy": status.inhibited_by, "silencedBy": status.silenced_by,
-                   "state": status.state},
+        "status": {
+            "inhibitedBy": status.inhibited_by,
+            "silencedBy": status.silenced_by,
+            "state": status.state,
+        },
         "updatedAt": api_time(alert.updated_at),
         "generatorURL": alert.generator_url,
         "labels": alert.labels,
@@ -89,10 +108,16 @@ def gettable_alert(am: Alertmanager, alert: Alert) -> dict[str, Any]:
 def gettable_silence(s: Silence, now: datetime) -> dict[str, Any]:
     """API v2 gettableSilence."""
     return {
-        "id": s.id, "status": {"state": s.state(now)}, "updatedAt": api_time(s.updated_at),
-        "comment": s.comment, "createdBy": s.created_by, "endsAt": api_time(s.ends_at),
-        "matchers": [{"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value}
-                     for m in s.matchers],
+        "id": s.id,
+        "status": {"state": s.state(now)},
+        "updatedAt": api_time(s.updated_at),
+        "comment": s.comment,
+        "createdBy": s.created_by,
+        "endsAt": api_time(s.ends_at),
+        "matchers": [
+            {"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value}
+            for m in s.matchers
+        ],
         "startsAt": api_time(s.starts_at),
     }
 
@@ -100,6 +125,7 @@ def gettable_silence(s: Silence, now: datetime) -> dict[str, Any]:
 def _alert_from_json(raw: Any) -> Alert:
     if not isinstance(raw, dict) or not isinstance(raw.get("labels"), dict):
         raise BadRequest("labels in body is required")
+
     def times(key: str) -> datetime:
         value = raw.get(key)
         if not value:
@@ -108,99 +134,88 @@ def _alert_from_json(raw: Any) -> Alert:
             return parse_time(str(value))
         except ValueError as exc:
             raise BadRequest(f"{key} in body must be of type date-time: {exc}") from None
-    return Alert(labels={str(k): str(v) for k, v in raw["labels"].items()},
-                 annotations={str(k): str(v) for k, v in (raw.get("annotations") or {}).items()},
-                 starts_at=times("startsAt"), ends_at=times("endsAt"),
-                 generator_url=str(raw.get("generatorURL") or ""))
+
+    return Alert(
+        labels={str(k): str(v) for k, v in raw["labels"].items()},
+        annotations={str(k): str(v) for k, v in (raw.get("annotations") or {}).items()},
+        starts_at=times("startsAt"),
+        ends_at=times("endsAt"),
+        generator_url=str(raw.get("generatorURL") or ""),
+    )
 
 
-def _alert_selected(am: Alertmanager, alert: Alert, request: Request, matchers: list[Matcher]) -> bool:
-    """The `filter`, `silenced`, `inhibited`, `active` and `receiver` parameters."""
-    receiver = _receiver_filter(request)
-    if receiver is not None and not any(receiver.matches(r) for r in am.receivers_of(alert)):
-        return False
-    if not matches_filter(matchers, alert.labels):
-        return False
-    status = am.status(alert)
-    if not _bool_param(request, "active") and status.state == "active":
-        return False
-    if not _bool_param(request, "silenced") and status.silenced_by:
-        return False
-    return _bool_param(request, "inhibited") or not status.inhibited_by
+@dataclass(frozen=True, slots=True)
+class _AlertFilter:
+    """A request's `filter`, `receiver`, `active`, `silenced` and `inhibited` parameters."""
+
+    matchers: list[Matcher]
+    receiver: Matcher | None
+    shown: dict[str, bool]  # per state (active, silenced, inhibited): list alerts in it
+
+    @classmethod
+    def of(cls, request: Request) -> _AlertFilter:
+        """Parse the parameters (400 on a bad one, whether or not any alert is listed)."""
+        matchers, receiver = _filters(request), _receiver_filter(request)
+        return cls(matchers, receiver, {state: _bool_param(request, state) for state in _STATES})
+
+    def selects(self, am: Alertmanager, alert: Alert) -> bool:
+        """Whether `alert` is listed."""
+        if self.receiver is not None and not any(self.receiver.matches(r) for r in am.receivers_of(alert)):
+            return False
+        if not matches_filter(self.matchers, alert.labels):
+            return False
+        status = am.status(alert)
+        in_state = (status.state == "active", bool(status.silenced_by), bool(status.inhibited_by))
+        return all(self.shown[state] for state, on in zip(_STATES, in_state, strict=True) if on)
 
 
 # ---------------------------------------------------------------------------------------------
 # Routes
 # ---------------------------------------------------------------------------------------------
 
+
 def router(get_am: Getter, version: str) -> APIRouter:
     """The /api/v2 routes; 503 until the alertmanager has started."""
     r = APIRouter(prefix="/api/v2")
 
-    def am_or_none() -> Alertmanager | None:
-        return get_am()
+    def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            am = get_am()
+            if am is None:
+                return _error("alertmanager is not ready", 503)
+            try:
+                return await handler(am, request)
+            except BadRequest as exc:
+                return _error(str(exc), 400)
 
-    async def guarded(request: Request, handler: Callable[..., Any], *args: Any) -> Response:
-        am = am_or_none()
-        if am is None:
-            return _error("alertmanager is not ready", 503)
-        try:
-            return await handler(am, request, *args)
-        except BadRequest as exc:
-            return _error(str(exc), 400)
+        return serve
 
-    @r.get("/alerts")
-    async def get_alerts(request: Request) -> Response:
-        return await guarded(request, _get_alerts)
-
-    @r.post("/alerts")
-    async def post_alerts(request: Request) -> Response:
-        return await guarded(request, _post_alerts)
-
-    @r.get("/alerts/groups")
-    async def get_groups(request: Request) -> Response:
-        return await guarded(request, _get_groups)
-
-    @r.get("/silences")
-    async def get_silences(request: Request) -> Response:
-        return await guarded(request, _get_silences)
-
-    @r.post("/silences")
-    async def post_silences(request: Request) -> Response:
-        return await guarded(request, _post_silences)
-
-    @r.get("/silence/{sid}")
-    async def get_silence(request: Request, sid: str) -> Response:
-        return await guarded(request, _get_silence, sid)
-
-    @r.delete("/silence/{sid}")
-    async def delete_silence(request: Request, sid: str) -> Response:
-        return await guarded(request, _delete_silence, sid)
-
-    @r.get("/status")
-    async def status(request: Request) -> Response:
-        return await guarded(request, _status, version)
-
-    @r.get("/receivers")
-    async def receivers(request: Request) -> Response:
-        return await guarded(request, _receivers)
-
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/alerts", _get_alerts),
+        ("POST", "/alerts", _post_alerts),
+        ("GET", "/alerts/groups", _get_groups),
+        ("GET", "/silences", _get_silences),
+        ("POST", "/silences", _post_silences),
+        ("GET", "/silence/{sid}", _get_silence),
+        ("DELETE", "/silence/{sid}", _delete_silence),
+        ("GET", "/status", partial(_status, version=version)),
+        ("GET", "/receivers", _receivers),
+    ]
+    for method, path, handler in routes:
+        r.add_api_route(path, endpoint(handler), methods=[method], name=f"{method.lower()} {path}")
     return r
 
 
 async def _get_alerts(am: Alertmanager, request: Request) -> Response:
-    matchers = _filters(request)
-    out = [gettable_alert(am, a) for a in am.active_alerts() if _alert_selected(am, a, request, matchers)]
+    selected = _AlertFilter.of(request)
+    out = [gettable_alert(am, a) for a in am.active_alerts() if selected.selects(am, a)]
     return _json(out)
 
 
 async def _post_alerts(am: Alertmanager, request: Request) -> Response:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"parsing alerts body from \"\" failed, because {exc}") from None
-    if not isinstance(body, list):
-        raise BadRequest("alerts in body must be of type array")
+    body = await _body(
+        request, 'parsing alerts body from "" failed', list, "alerts in body must be of type array"
+    )
     errors = am.put_alerts([_alert_from_json(item) for item in body])
     if errors:
         return _error("; ".join(errors), 400)
@@ -208,15 +223,17 @@ async def _post_alerts(am: Alertmanager, request: Request) -> Response:
 
 
 async def _get_groups(am: Alertmanager, request: Request) -> Response:
-    matchers = _filters(request)
-    receiver = _receiver_filter(request)
+    selected = _AlertFilter.of(request)
     now = am.clock.now()
     out: list[dict[str, Any]] = []
     for group in am.dispatcher.groups.values():
-        if receiver is not None and not receiver.matches(group.route.receiver):
+        if selected.receiver is not None and not selected.receiver.matches(group.route.receiver):
             continue
-        alerts = [gettable_alert(am, a) for a in group.snapshot()
-                  if not a.resolved_at(now) and _alert_selected(am, a, request, matchers)]
+        alerts = [
+            gettable_alert(am, a)
+            for a in group.snapshot()
+            if not a.resolved_at(now) and selected.selects(am, a)
+        ]
         if alerts:
             out.append({"alerts": alerts, "labels": group.labels, "receiver": {"name": group.route.receiver}})
     out.sort(key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"]))
@@ -239,12 +256,7 @@ async def _get_silences(am: Alertmanager, request: Request) -> Response:
 
 
 async def _post_silences(am: Alertmanager, request: Request) -> Response:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"parsing silence body failed, because {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("silence in body must be an object")
+    body = await _body(request, "parsing silence body failed", dict, "silence in body must be an object")
     try:
         silence = _silence_from_json(body)
     except SilenceError as exc:
@@ -272,19 +284,26 @@ def _silence_from_json(body: dict[str, Any]) -> Silence:
         starts, ends = parse_time(str(body["startsAt"])), parse_time(str(body["endsAt"]))
     except ValueError as exc:
         raise SilenceError(f"startsAt/endsAt in body must be of type date-time: {exc}") from None
-    return Silence(id=str(body.get("id") or ""), matchers=[api_matcher(m) for m in body["matchers"]],
-                   starts_at=starts, ends_at=ends, created_by=str(body.get("createdBy") or ""),
-                   comment=str(body.get("comment") or ""))
+    return Silence(
+        id=str(body.get("id") or ""),
+        matchers=[api_matcher(m) for m in body["matchers"]],
+        starts_at=starts,
+        ends_at=ends,
+        created_by=str(body.get("createdBy") or ""),
+        comment=str(body.get("comment") or ""),
+    )
 
 
-async def _get_silence(am: Alertmanager, _: Request, sid: str) -> Response:
+async def _get_silence(am: Alertmanager, request: Request) -> Response:
+    sid = request.path_params["sid"]
     try:
         return _json(gettable_silence(am.silences.get(sid), am.clock.now()))
     except SilenceNotFound:
         return Response(status_code=404, media_type=JSON)
 
 
-async def _delete_silence(am: Alertmanager, _: Request, sid: str) -> Response:
+async def _delete_silence(am: Alertmanager, request: Request) -> Response:
+    sid = request.path_params["sid"]
     try:
         am.silences.expire(sid)
     except SilenceNotFound:
@@ -295,15 +314,22 @@ async def _delete_silence(am: Alertmanager, _: Request, sid: str) -> Response:
 
 
 async def _status(am: Alertmanager, _: Request, version: str) -> Response:
-    return _json({
-        "cluster": {"peers": [], "status": "disabled"},
-        "config": {"original": am.config.original},
-        "uptime": api_time(datetime.fromtimestamp(am.started).astimezone()),
-        # the Alertmanager API version pharos implements, so amtool sees a matching server
-        "versionInfo": {"branch": f"pharos-{version}", "buildDate": "", "buildUser": "pharos",
-                        "goVersion": f"python{platform.python_version()}", "revision": f"pharos-{version}",
-                        "version": AM_API_VERSION},
-    })
+    return _json(
+        {
+            "cluster": {"peers": [], "status": "disabled"},
+            "config": {"original": am.config.original},
+            "uptime": api_time(datetime.fromtimestamp(am.started).astimezone()),
+            # the Alertmanager API version pharos implements, so amtool sees a matching server
+            "versionInfo": {
+                "branch": f"pharos-{version}",
+                "buildDate": "",
+                "buildUser": "pharos",
+                "goVersion": f"python{platform.python_version()}",
+                "revision": f"pharos-{version}",
+                "version": AM_API_VERSION,
+            },
+        }
+    )
 
 
 async def _receivers(am: Alertmanager, _: Request) -> Response:
