@@ -216,3 +216,54 @@ def test_anomaly_monitor_draws_its_band_and_edits_through_the_form(server: str, 
     pg.wait_for_selector('[data-testid="monitor-definition"] [data-key="anomaly.bounds"]:has-text("3")')
     assert send(server, "DELETE", f"{API}/{name}") == 204
     assert log.errors == []
+
+
+def test_log_monitor_charts_its_logql_query_and_composite_has_no_chart(server: str, page: tuple) -> None:
+    pg, log = page
+    query = 'sum(count_over_time({app="checkout"}[1h]))'  # the 40 lines conftest pushed
+    log_monitor = {
+        "name": "web-log",
+        "type": "log",
+        "query": query,
+        "interval": "1s",
+        "thresholds": {"critical": 30},
+    }
+    assert send(server, "POST", API, log_monitor) == 201
+    assert (
+        send(
+            server,
+            "POST",
+            API,
+            {"name": "web-composite", "type": "composite", "query": "web-log", "interval": "1s"},
+        )
+        == 201
+    )
+    wait_until(lambda: monitor(server, "web-composite")["state"] == "ALERT")  # type: ignore[index]
+    pg.goto(f"{server}/monitors/web-log?from=now-15m&to=now")
+    _done(pg)
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    assert pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)") == [
+        "{}",
+        "critical",
+    ]
+    values = pg.evaluate("window.__pharos.charts.monitor.uplot.data[1].filter(v => v !== null)")
+    assert values and values[-1] == 40
+    assert pg.locator('[data-testid="group"] [data-testid="group-state"]').inner_text() == "ALERT"
+    pg.goto(f"{server}/monitors/web-composite")
+    _done(pg)
+    assert pg.locator('[data-testid="monitor-chart"]').is_hidden()
+    assert pg.locator(".page-head .badge.state").inner_text() == "ALERT"
+    assert (
+        pg.locator('[data-testid="monitor-definition"] [data-key="query"]').inner_text().endswith("web-log")
+    )
+    # A monitor a composite refers to cannot be deleted: the API's message shows.
+    pg.goto(f"{server}/monitors/web-log")
+    _done(pg)
+    pg.click('[data-testid="monitor-delete"]')
+    pg.click('[data-testid="monitor-delete"]')
+    pg.wait_for_selector(
+        '[data-testid="monitor-page-error"]:has-text("used by composite monitors: web-composite")'
+    )
+    assert send(server, "DELETE", f"{API}/web-composite") == 204
+    assert send(server, "DELETE", f"{API}/web-log") == 204
+    assert [e for e in log.errors if "status of 409" not in e] == [], log.errors

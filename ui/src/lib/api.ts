@@ -36,8 +36,8 @@ async function request<T>(url: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
-export function getJSON<T>(url: string, signal?: AbortSignal): Promise<T> {
-  return request<T>(url, { signal });
+export function getJSON<T>(url: string, signal?: AbortSignal, headers?: Record<string, string>): Promise<T> {
+  return request<T>(url, { signal, headers });
 }
 
 export function sendJSON<T>(method: string, url: string, body?: unknown): Promise<T> {

@@ -152,15 +152,16 @@ export function tailLines(message: string): LogLine[] {
   return lines;
 }
 
-/** A LogQL metric query over a range (Loki answers a Prometheus-shaped matrix). */
-export async function lokiMetricQuery(expr: string, range: ResolvedRange, stepMs: number, signal?: AbortSignal): Promise<QueryData> {
+/** A LogQL metric query over a range (Loki answers a Prometheus-shaped matrix), of `tenant`
+ * (X-Scope-OrgID; the server's default `fake` without). */
+export async function lokiMetricQuery(expr: string, range: ResolvedRange, stepMs: number, signal?: AbortSignal, tenant?: string): Promise<QueryData> {
   const p = new URLSearchParams({
     query: expr,
     start: `${BigInt(range.start) * 1_000_000n}`,
     end: `${BigInt(range.end) * 1_000_000n}`,
     step: String(stepMs / 1000),
   });
-  const r = await getJSON<{ data: QueryData }>(`/loki/api/v1/query_range?${p}`, signal);
+  const r = await getJSON<{ data: QueryData }>(`/loki/api/v1/query_range?${p}`, signal, tenant ? { "X-Scope-OrgID": tenant } : undefined);
   if (r.data.resultType === ("streams" as string)) return { resultType: "matrix", result: [] };
   return r.data;
 }

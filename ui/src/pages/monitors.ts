@@ -201,7 +201,7 @@ async function chartData(def: Definition, start: number, end: number, step: numb
   const queries = chartQueries(def);
   const results = await Promise.all(
     queries.map(async (q) => {
-      const data = q.lang === "logql" ? await lokiMetricQuery(q.expr, { start, end }, step, signal) : await prom.queryRange(q.expr, start, end, step, signal);
+      const data = q.lang === "logql" ? await lokiMetricQuery(q.expr, { start, end }, step, signal, String(def.tenant ?? "fake")) : await prom.queryRange(q.expr, start, end, step, signal);
       return data.resultType === "matrix" ? data.result : ([] as MatrixSeries[]);
     }),
   );
