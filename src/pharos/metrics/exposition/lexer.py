@@ -8,6 +8,7 @@ accepts lines whose tokenisation here is known to be the obvious one.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 
 # Tokens (names as token.String() in Go).
 T_INVALID, T_EOF, T_LINEBREAK, T_WHITESPACE = -1, 0, 2, 3
@@ -16,11 +17,26 @@ T_MNAME, T_QSTRING, T_BOPEN, T_BCLOSE, T_LNAME, T_LVALUE = 11, 12, 13, 14, 15, 1
 T_COMMA, T_EQUAL, T_TIMESTAMP, T_VALUE = 17, 18, 19, 20
 
 TOKEN_NAMES = {
-    T_INVALID: "INVALID", T_EOF: "EOF", T_LINEBREAK: "LINEBREAK", T_WHITESPACE: "WHITESPACE",
-    T_HELP: "HELP", T_TYPE: "TYPE", T_UNIT: "UNIT", T_EOFWORD: "EOFWORD", T_TEXT: "TEXT",
-    T_COMMENT: "COMMENT", T_MNAME: "MNAME", T_QSTRING: "QSTRING", T_BOPEN: "BOPEN",
-    T_BCLOSE: "BCLOSE", T_LNAME: "LNAME", T_LVALUE: "LVALUE", T_COMMA: "COMMA", T_EQUAL: "EQUAL",
-    T_TIMESTAMP: "TIMESTAMP", T_VALUE: "VALUE",
+    T_INVALID: "INVALID",
+    T_EOF: "EOF",
+    T_LINEBREAK: "LINEBREAK",
+    T_WHITESPACE: "WHITESPACE",
+    T_HELP: "HELP",
+    T_TYPE: "TYPE",
+    T_UNIT: "UNIT",
+    T_EOFWORD: "EOFWORD",
+    T_TEXT: "TEXT",
+    T_COMMENT: "COMMENT",
+    T_MNAME: "MNAME",
+    T_QSTRING: "QSTRING",
+    T_BOPEN: "BOPEN",
+    T_BCLOSE: "BCLOSE",
+    T_LNAME: "LNAME",
+    T_LVALUE: "LVALUE",
+    T_COMMA: "COMMA",
+    T_EQUAL: "EQUAL",
+    T_TIMESTAMP: "TIMESTAMP",
+    T_VALUE: "VALUE",
 }
 
 # Lexer states.
@@ -38,7 +54,7 @@ _DIGITS_RE = re.compile(r"[0-9]+")
 _BLANKS_RE = re.compile(r"[ \t]+")
 
 
-class _BaseLexer:
+class _BaseLexer(ABC):
     """Shared machinery: position, state, golex's next() and quoted-string scanning."""
 
     def __init__(self, text: str, pos: int = 0) -> None:
@@ -109,17 +125,53 @@ class _BaseLexer:
             j = self.nxt(j)
         return True, j
 
-
-class PromLexer(_BaseLexer):
-    """promlex.l (Prometheus 3.x, with quoted UTF-8 names)."""
-
     def lex(self) -> int:
         """Return the next token; position and text are in i/start/buf()."""
         i = self.i
         if i >= self.n:
             return T_EOF
         self.start = i
-        c = self.b[i]
+        return self._lex(i, self.b[i])
+
+    @abstractmethod
+    def _lex(self, i: int, c: str) -> int:
+        """The token starting at i with character c, by the current state."""
+
+    def quoted_token(self, i: int, allow_newline: bool, token: int, state: int | None = None) -> int:
+        """A quoted string from the quote at i as `token`, or INVALID where the scan failed."""
+        ok, end = self.quoted(i, allow_newline)
+        return self.tok(token, end, state) if ok else self.invalid(end)
+
+    def _meta1(self, i: int, c: str) -> int:
+        if c == '"':
+            return self.quoted_token(i, True, T_MNAME, S_META2)
+        if c in _MNAME_START:
+            return self.tok(T_MNAME, self.regex(_MNAME_RE, i), S_META2)
+        return self.invalid(i)
+
+    def _label_set(self, i: int, c: str, allow_newline: bool, close_state: int, equal_state: int) -> int:
+        """A token inside `{...}`: label name, quoted name, `}`, `=` or `,`."""
+        if c in _LNAME_START:
+            return self.tok(T_LNAME, self.regex(_LNAME_RE, i))
+        if c == '"':
+            return self.quoted_token(i, allow_newline, T_QSTRING)
+        if c == "}":
+            return self.tok(T_BCLOSE, i + 1, close_state)
+        if c == "=":
+            return self.tok(T_EQUAL, i + 1, equal_state)
+        if c == ",":
+            return self.tok(T_COMMA, i + 1)
+        return self.invalid(i)
+
+    def _label_value(self, i: int, c: str, allow_newline: bool, state: int) -> int:
+        """A quoted label value, then `state`."""
+        return self.quoted_token(i, allow_newline, T_LVALUE, state) if c == '"' else self.invalid(i)
+
+
+class PromLexer(_BaseLexer):
+    """promlex.l (Prometheus 3.x, with quoted UTF-8 names)."""
+
+    def _lex(self, i: int, c: str) -> int:
         st = self.state
         if c in " \t" and not (st == S_META2 and self._text_beats_blanks(i)):
             return self.tok(T_WHITESPACE, self.regex(_BLANKS_RE, i))
@@ -132,12 +184,9 @@ class PromLexer(_BaseLexer):
         if st == S_META2:
             return self.tok(T_TEXT, self.run(i, "\n"), S_INIT)
         if st == S_LABELS:
-            return self._labels(i, c)
+            return self._label_set(i, c, True, S_VALUE, S_LVALUE)
         if st == S_LVALUE:
-            if c != '"':
-                return self.invalid(i)
-            ok, end = self.quoted(i, allow_newline=True)
-            return self.tok(T_LVALUE, end, S_LABELS) if ok else self.invalid(end)
+            return self._label_value(i, c, True, S_LABELS)
         if st == S_VALUE:
             if c == "{":
                 return self.tok(T_BOPEN, i + 1, S_LABELS)
@@ -193,25 +242,6 @@ class PromLexer(_BaseLexer):
             j = self.nxt(j)
             c = self.ch(j)
 
-    def _meta1(self, i: int, c: str) -> int:
-        if c == '"':
-            ok, end = self.quoted(i, allow_newline=True)
-            return self.tok(T_MNAME, end, S_META2) if ok else self.invalid(end)
-        if c in _MNAME_START:
-            return self.tok(T_MNAME, self.regex(_MNAME_RE, i), S_META2)
-        return self.invalid(i)
-
-    def _labels(self, i: int, c: str) -> int:
-        if c in _LNAME_START:
-            return self.tok(T_LNAME, self.regex(_LNAME_RE, i))
-        if c == '"':
-            ok, end = self.quoted(i, allow_newline=True)
-            return self.tok(T_QSTRING, end) if ok else self.invalid(end)
-        simple = {"}": (T_BCLOSE, S_VALUE), "=": (T_EQUAL, S_LVALUE), ",": (T_COMMA, None)}.get(c)
-        if simple is None:
-            return self.invalid(i)
-        return self.tok(simple[0], i + 1, simple[1])
-
     def _timestamp(self, i: int, c: str) -> int:
         if c == "\n":
             return self.tok(T_LINEBREAK, i + 1, S_INIT)
@@ -222,15 +252,8 @@ class PromLexer(_BaseLexer):
 class OpenMetricsLexer(_BaseLexer):
     """openmetricslex.l (Prometheus 3.x)."""
 
-    def lex(self) -> int:
-        """Return the next token; position and text are in i/start/buf()."""
-        i = self.i
-        if i >= self.n:
-            return T_EOF
-        self.start = i
-        c = self.b[i]
-        handler = _OM_HANDLERS[self.state]
-        return handler(self, i, c)
+    def _lex(self, i: int, c: str) -> int:
+        return _OM_HANDLERS[self.state](self, i, c)
 
     def _init(self, i: int, c: str) -> int:
         if c == "#":
@@ -260,14 +283,6 @@ class OpenMetricsLexer(_BaseLexer):
         token = {"H": T_HELP, "T": T_TYPE, "U": T_UNIT}[c]
         return self.tok(token, end, S_META1)
 
-    def _meta1(self, i: int, c: str) -> int:
-        if c == '"':
-            ok, end = self.quoted(i, allow_newline=True)
-            return self.tok(T_MNAME, end, S_META2) if ok else self.invalid(end)
-        if c in _MNAME_START:
-            return self.tok(T_MNAME, self.regex(_MNAME_RE, i), S_META2)
-        return self.invalid(i)
-
     def _meta2(self, i: int, c: str) -> int:
         if c != " ":
             return self.invalid(i)
@@ -295,25 +310,8 @@ class OpenMetricsLexer(_BaseLexer):
     def _exemplar(self, i: int, c: str) -> int:
         return self._label_set(i, c, allow_newline=False, close_state=S_EVALUE, equal_state=S_EVALUE)
 
-    def _label_set(self, i: int, c: str, allow_newline: bool, close_state: int, equal_state: int) -> int:
-        if c in _LNAME_START:
-            return self.tok(T_LNAME, self.regex(_LNAME_RE, i))
-        if c == '"':
-            ok, end = self.quoted(i, allow_newline)
-            return self.tok(T_QSTRING, end) if ok else self.invalid(end)
-        if c == "}":
-            return self.tok(T_BCLOSE, i + 1, close_state)
-        if c == "=":
-            return self.tok(T_EQUAL, i + 1, equal_state)
-        if c == ",":
-            return self.tok(T_COMMA, i + 1)
-        return self.invalid(i)
-
     def _lvalue(self, i: int, c: str) -> int:
-        if c != '"':
-            return self.invalid(i)
-        ok, end = self.quoted(i, allow_newline=False)
-        return self.tok(T_LVALUE, end, S_LABELS) if ok else self.invalid(end)
+        return self._label_value(i, c, False, S_LABELS)
 
     def _timestamp(self, i: int, c: str) -> int:
         if c == "\n":
@@ -332,8 +330,7 @@ class OpenMetricsLexer(_BaseLexer):
 
     def _evalue(self, i: int, c: str) -> int:
         if c == '"':
-            ok, end = self.quoted(i, allow_newline=False)
-            return self.tok(T_LVALUE, end, S_EXEMPLAR) if ok else self.invalid(end)
+            return self._label_value(i, c, False, S_EXEMPLAR)
         return self._spaced(i, c, T_VALUE, S_ETIMESTAMP)
 
     def _etimestamp(self, i: int, c: str) -> int:
