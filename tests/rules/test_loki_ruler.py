@@ -28,7 +28,7 @@ from pharos.metrics.model import Matcher, MatchOp
 from pharos.metrics.tsdb.db import TSDB, TSDBOptions
 from pharos.rules.component import RULER_DIR, RulesComponent
 from pharos.rules.lokiruler import label_pairs
-from pharos.rules.lokistore import RulerError, decode_group, decode_name, encode_name
+from pharos.rules.lokistore import RulerError, decode_group, decode_name, encode_name, group_defs, group_node
 from pharos.rules.manager import ManualClock
 from pharos.storage.logs import LogStore, StoreOptions
 
@@ -502,3 +502,43 @@ async def test_listing_keeps_rules_with_one_of_the_labels(server: Server) -> Non
     assert (none.status_code, yaml.safe_load(none.text)) == (200, {})
     bad = await c.get("/loki/api/v1/rules", params={"labels": "severity"}, headers=org("fake"))
     assert bad.status_code == 400 and "name:value" in bad.text
+
+
+async def test_a_group_that_cannot_be_stored_is_not_run(server: Server) -> None:
+    (server.data / RULER_DIR).mkdir(exist_ok=True)
+    (server.data / RULER_DIR / "fake").write_text("a file where the tenant's directory goes")
+    r = await post(server, "ns", LOKITOOL_GROUP)
+    assert r.status_code == 500 and r.text.startswith("unable to store the rule groups: ")
+    assert server.comp.manager.groups == {}  # type: ignore[union-attr]
+    assert (await server.client.get("/loki/api/v1/rules", headers=org("fake"))).status_code == 404
+
+
+TEXT = st.characters(exclude_categories=("Cc", "Cs", "Co", "Cn"))  # YAML refuses control characters
+LABEL_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+RULES = st.lists(
+    st.fixed_dictionaries(
+        {
+            "alert": st.from_regex(r"[A-Z][A-Za-z0-9]{0,10}", fullmatch=True),
+            "expr": st.sampled_from(
+                ['sum(rate({app="a"}[1m])) > 1', 'count_over_time({app=~".+"} |= "x" [5m])']
+            ),
+            "for": st.sampled_from(["0s", "30s", "5m", "1h30m"]),
+            "labels": st.dictionaries(LABEL_NAMES, st.text(TEXT, max_size=10), max_size=3),
+        }
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(st.text(TEXT, min_size=1, max_size=20), st.sampled_from(["", "15s", "1m", "2h"]), RULES, st.booleans())
+def test_stored_form_round_trips_through_yaml_and_json(
+    name: str, interval: str, rules: list, as_json: bool
+) -> None:
+    group = {"name": name, **({"interval": interval} if interval else {}), "rules": rules}
+    body = orjson.dumps(group) if as_json else yaml.safe_dump(group).encode()
+    (d,) = group_defs([decode_group(body, "t")], "t", "ns.yaml")
+    stored = group_node(d)
+    (again,) = group_defs([decode_group(yaml.safe_dump(stored).encode(), "t")], "t", "ns.yaml")
+    assert group_node(again) == stored
+    assert [r["alert"] for r in stored["rules"]] == [r["alert"] for r in rules] and stored["name"] == name

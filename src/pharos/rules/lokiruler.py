@@ -138,7 +138,10 @@ class LokiRuler:
         if self.manager is None:
             raise RulerError(503, "the ruler is not ready")
         defs = group_defs(sorted(groups, key=lambda g: g["name"]), tenant, file)
-        await asyncio.to_thread(self._store().write, Path(file), defs)
+        try:
+            await asyncio.to_thread(self._store().write, Path(file), defs)
+        except OSError as exc:
+            raise RulerError(500, f"unable to store the rule groups: {exc}") from None
         if defs:
             self.api_defs[file] = defs
         else:
