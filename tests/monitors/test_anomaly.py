@@ -5,7 +5,7 @@ import pytest
 
 from pharos.monitors import rolling as rl
 from pharos.monitors.anomaly import ALGORITHMS, anomaly_band
-from pharos.monitors.detect import DETECTORS, nab_scores
+from pharos.monitors.detect import DETECTORS, level_shifts, nab_scores
 
 STEP = 300.0
 DAY = 288
@@ -100,6 +100,25 @@ def test_detector_scores_are_probabilities_and_fire_on_a_spike(name: str) -> Non
     s = nab_scores(x, STEP, name)
     assert s.min() >= 0 and s.max() <= 1
     assert s[5 * DAY] == s[4 * DAY :].max()
+
+
+def test_level_shifts_see_a_step_at_every_span_and_only_the_past() -> None:
+    x = np.random.default_rng(6).normal(0, 1, 3000)
+    x[2000:] += 4  # a sustained step of 4 sigmas
+    spans = (3, 9, 27)
+    full = level_shifts(x, spans, 1000)
+    part = level_shifts(x[:2010], spans, 1000)
+    for n, f, p in zip(spans, full, part, strict=True):
+        np.testing.assert_allclose(f[:, :2010], p, equal_nan=True)
+        assert np.nanmax(f[0, 1000:2000]) < 3 and f[0, 2000 + n] > 3.5
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_detector_fires_on_a_level_shift(name: str) -> None:
+    x = seasonal(6)
+    x[5 * DAY :] += 15
+    s = nab_scores(x, STEP, name)
+    assert s[5 * DAY : 5 * DAY + 30].max() == s[4 * DAY :].max() > 0
 
 
 def test_detect_periods_of_many_rows_equal_one_row_at_a_time() -> None:

@@ -2,7 +2,9 @@
 
 A detector turns an algorithm's band score (deviation in band half-widths) into a probability-like
 score and damps repeats: a point scores high only when it is more anomalous than anything in the
-recent past, so one incident yields one detection rather than a run of them.
+recent past, so one incident yields one detection rather than a run of them. Next to the band it
+watches for level shifts (the median of the last few points against the points before), which the
+fast-following bands absorb within a few points.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Detector:
     short: int = 6  # points averaged into the current surprise
     long: int = 1000  # points of history the surprise is compared with
     warmup: int = 0  # leading points that never score (the models are still learning)
+    shifts: tuple[int, ...] = (3, 9, 27, 81, 243)  # spans whose median is tested for a level shift
+    shift_long: int = 1000  # points before a span that give the reference level and spread
 
 
 _COMMON = {"holdoff": 120, "short": 1, "long": 2000}
@@ -46,7 +50,25 @@ def nab_scores(values: np.ndarray, step_s: float, name: str) -> np.ndarray:
     for algorithm in det.algorithm.split("+"):
         band = anomaly_band(values, algorithm, det.params.bounds, det.seasonality, step_s, det.params)
         zs.append(likelihood(band.score, det.short, det.long))
+    zs.extend(likelihood(s, 1, det.long) for s in level_shifts(values, det.shifts, det.shift_long))
     return detection_scores(np.max(zs, axis=0), det.holdoff, det.warmup, det.decay)[0]
+
+
+def level_shifts(values: np.ndarray, spans: tuple[int, ...], long: int) -> list[np.ndarray]:
+    """Per span n: how far the median of the last n points lies from the `long` points before
+    them, in robust sigmas (their interquartile range / 1.349, floored at 1e-3 of their mean
+    magnitude)."""
+    x = rl.as_2d(values)
+    base, seen = rl.rolling_median(x, long, min_periods=1), rl.rolling_count(x, long)
+    iqr = rl.rolling_quantile(x, long, 0.75) - rl.rolling_quantile(x, long, 0.25)
+    level = rl.rolling_mean(np.abs(x), long, min_periods=1)
+    sigma = np.maximum(np.nan_to_num(iqr / 1.349), 1e-3 * np.nan_to_num(level) + 1e-9)
+    out = []
+    for n in spans:
+        recent = rl.frame(x).rolling(n, min_periods=1).median().to_numpy().T
+        ref = rl.lag(np.where(seen >= n, base, np.nan), n - 1)
+        out.append(np.abs(recent - ref) / rl.lag(sigma, n - 1))
+    return out
 
 
 def likelihood(score: np.ndarray, short: int, long: int) -> np.ndarray:
