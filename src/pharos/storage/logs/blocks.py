@@ -2,15 +2,21 @@
 
 Layout under a tenant directory::
 
-    blocks/{mint}-{maxt}-{uid}.parquet    columns of ENTRY_SCHEMA, sorted by (stream, ts)
+    blocks/{mint}-{maxt}-{uid}.parquet    sorted by (stream, ts), one of two formats:
+      plain    columns of ENTRY_SCHEMA (head flushes: cheap to write)
+      encoded  ENCODED_SCHEMA: lines as template + slot columns (see codec), a `unit` column
+               (row number // skipindex.UNIT_ROWS) and the skip index in the key-value
+               metadata (see skipindex); compaction and rewrites write this format
 
 Files are written under a temporary name, fsynced and renamed, so readers never see a partial
 file. Line filters arrive as `LineFilter`s and become `contains` / `regexp_matches` predicates
-inside the scan (DuckDB's regular expressions are RE2, as Loki's).
+inside the scan (DuckDB's regular expressions are RE2, as Loki's); `contains` filters also pick
+the units of encoded blocks to read, and only those rows are decoded.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -19,11 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pharos.storage.logs import codec, skipindex
 from pharos.storage.logs.wal import ENTRY_SCHEMA
 
+ENCODED_SCHEMA = codec.ENCODED_SCHEMA.append(pa.field("unit", pa.uint32()))
+ENCODED_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "use_dictionary": ["tpl", "meta"],
+    "column_encoding": {
+        "stream": "DELTA_BINARY_PACKED",
+        "ts": "DELTA_BINARY_PACKED",
+        "unit": "DELTA_BINARY_PACKED",
+    },
+    "write_statistics": True,
+    "data_page_size": 4 << 20,
+}
 BLOCK_OPTIONS: dict[str, object] = {
     "compression": "zstd",
     "compression_level": 6,
@@ -53,6 +74,7 @@ class Block:
     mint: int
     maxt: int
     nbytes: int
+    encoded: bool = False
 
 
 def parse_block(path: Path) -> Block | None:
@@ -61,9 +83,18 @@ def parse_block(path: Path) -> Block | None:
     if len(parts) != 3 or not path.name.endswith(".parquet"):
         return None
     try:
-        return Block(path, int(parts[0]), int(parts[1]), path.stat().st_size)
+        encoded = "tpl" in pq.read_schema(path).names
+        return Block(path, int(parts[0]), int(parts[1]), path.stat().st_size, encoded)
     except (ValueError, OSError):
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def skip_index(path: Path) -> skipindex.SkipIndex | None:
+    """The skip index of an encoded block (files never change; names are unique)."""
+    meta = pq.read_metadata(path).metadata or {}
+    blob = meta.get(skipindex.KEY)
+    return skipindex.SkipIndex(blob) if blob else None
 
 
 def block_name(mint: int, maxt: int) -> str:
@@ -81,12 +112,15 @@ def fsync_path(path: Path) -> None:
 
 
 class BlockWriter:
-    """Writes sorted parts into a temporary file; `commit()` renames it into a block."""
+    """Writes sorted parts into a temporary file (plain, or `encoded`); `commit()` renames it
+    into a block."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, encoded: bool = False) -> None:
         self.directory = directory
+        self.encoded = encoded
         self.tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
         self._writer: pq.ParquetWriter | None = None
+        self._units: list[bytes] = []
         self.mint, self.maxt, self.rows = 2**63 - 1, -(2**63), 0
 
     def write(self, table: pa.Table) -> None:
@@ -94,23 +128,39 @@ class BlockWriter:
         if not table.num_rows:
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, ENTRY_SCHEMA, **BLOCK_OPTIONS)  # type: ignore[arg-type]
+            schema, options = (
+                (ENCODED_SCHEMA, ENCODED_OPTIONS) if self.encoded else (ENTRY_SCHEMA, BLOCK_OPTIONS)
+            )
+            self._writer = pq.ParquetWriter(self.tmp, schema, **options)  # type: ignore[arg-type]
         ts = table.column("ts")
         self.mint = min(self.mint, pa.compute.min(ts).as_py())
         self.maxt = max(self.maxt, pa.compute.max(ts).as_py())
         self.rows += table.num_rows
-        self._writer.write_table(table.cast(ENTRY_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+        if not self.encoded:
+            self._writer.write_table(table.cast(ENTRY_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+            return
+        for start in range(0, table.num_rows, ROW_GROUP_ROWS):
+            self._write_encoded(table.slice(start, ROW_GROUP_ROWS).cast(ENTRY_SCHEMA))
+
+    def _write_encoded(self, part: pa.Table) -> None:
+        assert self._writer is not None
+        unit = np.arange(part.num_rows, dtype=np.uint32) // skipindex.UNIT_ROWS + len(self._units)
+        self._units.extend(skipindex.build(part.column("line")))
+        table = codec.encode(part).append_column("unit", pa.array(unit, pa.uint32()))
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def commit(self, name: str | None = None) -> Block | None:
         """fsync and rename into place (None when nothing was written)."""
         if self._writer is None:
             return None
+        if self.encoded:
+            self._writer.add_key_value_metadata({skipindex.KEY: skipindex.serialise(self._units)})
         self._writer.close()
         fsync_path(self.tmp)
         path = self.directory / (name or block_name(self.mint, self.maxt))
         os.rename(self.tmp, path)
         fsync_path(self.directory)
-        return Block(path, self.mint, self.maxt, path.stat().st_size)
+        return Block(path, self.mint, self.maxt, path.stat().st_size, self.encoded)
 
     def abort(self) -> None:
         """Drop the temporary file."""
@@ -174,15 +224,63 @@ class Exclusion:
 def exclusion_sql(ex: Exclusion, params: list[object]) -> str:
     """`NOT (...)` predicate hiding the rows of one exclusion."""
     ids = ",".join(str(int(i)) for i in sorted(set(ex.ids)))
-    conds = [f"stream IN ({ids})", f"ts BETWEEN {int(ex.start)} AND {int(ex.end)}", *filter_sql(ex.filters, params)]
+    conds = [
+        f"stream IN ({ids})",
+        f"ts BETWEEN {int(ex.start)} AND {int(ex.end)}",
+        *filter_sql(ex.filters, params),
+    ]
     return "NOT (" + " AND ".join(conds) + ")"
 
 
-def _source_sql(blocks: Sequence[Block], head: pa.Table | None) -> str:
-    parts = []
-    if blocks:
-        files = ", ".join(_sql_str(str(b.path)) for b in blocks)
-        parts.append(f"SELECT stream, ts, line, meta FROM read_parquet([{files}])")
+def _files(blocks: Sequence[Block]) -> str:
+    return "read_parquet([" + ", ".join(_sql_str(str(b.path)) for b in blocks) + "])"
+
+
+def _decoded(blocks: Sequence[Block], where: str = "") -> str:
+    slots = "struct_pack(" + ", ".join(codec.SLOT_COLUMNS) + ")"
+    return (
+        f"SELECT stream, ts, pharos_line(tpl, line, ts, {slots}) AS line, meta FROM {_files(blocks)}{where}"
+    )
+
+
+def _needles(filters: Sequence[LineFilter]) -> list[tuple[str, ...]]:
+    """Or-chains of substrings every selected line must hold (non-negated `contains` filters)."""
+    return [f.values for f in filters if f.op == "contains" and not f.negate]
+
+
+def _runs(units: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs [lo, hi] of sorted unit numbers (BETWEEN filters rows inside the scan,
+    before lines are decoded; IN lists only prune row groups)."""
+    breaks = np.flatnonzero(np.diff(units) != 1) + 1
+    return [(int(r[0]), int(r[-1])) for r in np.split(units, breaks) if len(r)]
+
+
+def blocks_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> list[str]:
+    """SELECTs of (stream, ts, line, meta) reading `blocks`; with `filters`, only the units of
+    encoded blocks their skip indexes do not rule out."""
+    plain = [b for b in blocks if not b.encoded]
+    parts = [f"SELECT stream, ts, line, meta FROM {_files(plain)}"] if plain else []
+    needles, whole = _needles(filters), []
+    for b in (b for b in blocks if b.encoded):
+        index = skip_index(b.path) if needles else None
+        units = skipindex.candidate_units(index, needles) if index is not None else None
+        if units is None or index is None or len(units) == len(index.units):
+            whole.append(b)
+        else:
+            parts.extend(_decoded([b], f" WHERE unit BETWEEN {lo} AND {hi}") for lo, hi in _runs(units))
+    if whole:
+        parts.append(_decoded(whole))
+    return parts
+
+
+def source_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> str | None:
+    """A parenthesised subquery of (stream, ts, line, meta) over `blocks`, None if nothing to read."""
+    parts = blocks_sql(blocks, filters)
+    return "(" + " UNION ALL ".join(parts) + ")" if parts else None
+
+
+def _source_sql(blocks: Sequence[Block], head: pa.Table | None, filters: Sequence[LineFilter]) -> str:
+    parts = blocks_sql(blocks, filters)
     if head is not None and head.num_rows:
         parts.append("SELECT stream, ts, line, meta FROM head")
     return " UNION ALL ".join(parts)
@@ -213,7 +311,7 @@ def run_scan(
     try:
         if head is not None:
             cur.register("head", head)
-        source = _source_sql(blocks, head)
+        source = _source_sql(blocks, head, spec.filters)
         if not source:
             return ENTRY_SCHEMA.empty_table()
         params: list[object] = []
@@ -238,10 +336,15 @@ def run_aggregate(
     try:
         if head is not None:
             cur.register("head", head)
-        source = _source_sql(blocks, head)
+        source = _source_sql(blocks, head, spec.filters)
         if not source or not spec.ids:
-            return pa.table({"stream": pa.array([], pa.uint32()), "entries": pa.array([], pa.int64()),
-                             "bytes": pa.array([], pa.int64())})
+            return pa.table(
+                {
+                    "stream": pa.array([], pa.uint32()),
+                    "entries": pa.array([], pa.int64()),
+                    "bytes": pa.array([], pa.int64()),
+                }
+            )
         params: list[object] = []
         where = _where(spec2, params, cur)
         sql = f"SELECT {agg} FROM ({source}) WHERE {where} GROUP BY stream"

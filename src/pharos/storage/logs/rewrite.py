@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, fsync_path
+from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, fsync_path, source_sql
 
 JOURNAL_SUFFIX = ".replaces"
 
@@ -63,11 +63,6 @@ def _fits(run: list[Block], policy: CompactionPolicy) -> bool:
     return sum(b.nbytes for b in run) <= policy.max_bytes and span <= policy.max_span_ns
 
 
-def files_sql(blocks: Sequence[Block]) -> str:
-    """`read_parquet([...])` of the blocks."""
-    return "read_parquet([" + ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in blocks) + "])"
-
-
 def _ranges(counts: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Consecutive stream-id ranges of about ROW_GROUP_ROWS rows each."""
     out: list[tuple[int, int]] = []
@@ -84,17 +79,27 @@ def _ranges(counts: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def rewrite(cur: duckdb.DuckDBPyConnection, directory: Path, blocks: Sequence[Block], keep: str = "TRUE",
-            params: Sequence[object] = ()) -> BlockWriter:
-    """Rows of `blocks` satisfying SQL `keep`, sorted by (stream, ts), into an uncommitted writer."""
-    src = files_sql(blocks)
-    counts = cur.sql(f"SELECT stream, count(*) FROM {src} AS e WHERE {keep} GROUP BY stream ORDER BY stream",
-                     params=list(params)).fetchall()
-    writer = BlockWriter(directory)
+def rewrite(
+    cur: duckdb.DuckDBPyConnection,
+    directory: Path,
+    blocks: Sequence[Block],
+    keep: str = "TRUE",
+    params: Sequence[object] = (),
+) -> BlockWriter:
+    """Rows of `blocks` satisfying SQL `keep`, sorted by (stream, ts), into an uncommitted writer
+    (encoded format)."""
+    src = source_sql(blocks)
+    counts = cur.sql(
+        f"SELECT stream, count(*) FROM {src} AS e WHERE {keep} GROUP BY stream ORDER BY stream",
+        params=list(params),
+    ).fetchall()
+    writer = BlockWriter(directory, encoded=True)
     try:
         for lo, hi in _ranges([(int(s), int(n)) for s, n in counts]):
-            sql = (f"SELECT stream, ts, line, meta FROM {src} AS e WHERE stream BETWEEN {lo} AND {hi} AND ({keep}) "
-                   "ORDER BY stream, ts")
+            sql = (
+                f"SELECT stream, ts, line, meta FROM {src} AS e WHERE stream BETWEEN {lo} AND {hi} AND ({keep}) "
+                "ORDER BY stream, ts"
+            )
             writer.write(cur.sql(sql, params=list(params)).to_arrow_table())
     except BaseException:
         writer.abort()

@@ -44,13 +44,14 @@ from pharos.storage.logs.blocks import (
     parse_block,
     run_aggregate,
     run_scan,
+    source_sql,
     write_block,
 )
+from pharos.storage.logs.codec import register
 from pharos.storage.logs.rewrite import (
     CompactionPolicy,
     commit_replace,
     compaction_plan,
-    files_sql,
     recover,
     rewrite,
 )
@@ -184,6 +185,7 @@ class LogStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         self._con = duckdb.connect(config={"threads": self.options.duckdb_threads})
+        register(self._con)
         tdir = self.root / "tenants"
         tdir.mkdir(exist_ok=True)
         for path in sorted(tdir.iterdir()):
@@ -221,8 +223,7 @@ class LogStore:
     def _restore_newest(self, t: _Tenant) -> None:
         if not t.blocks or self._con is None:
             return
-        files = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in t.blocks)
-        rows = self._con.sql(f"SELECT stream, max(ts) FROM read_parquet([{files}]) GROUP BY stream").fetchall()
+        rows = self._con.sql(f"SELECT stream, max(ts) FROM {source_sql(t.blocks)} GROUP BY stream").fetchall()
         t.newest.update((int(s), int(ts)) for s, ts in rows)
 
     def _replay(self) -> int:
@@ -352,11 +353,13 @@ class LogStore:
     # -- maintenance ---------------------------------------------------------------------------
     def maintain(self, now_ms: int | None = None) -> None:
         """Flush heads when due, apply retention, delete WAL segments behind blocks."""
-        now_ns = (time.time_ns() if now_ms is None else int(now_ms) * NANOS_PER_MS)
+        now_ns = time.time_ns() if now_ms is None else int(now_ms) * NANOS_PER_MS
         with self._lock:
             head_bytes = sum(t.head_bytes for t in self._tenants.values())
-        if head_bytes and (head_bytes >= self.options.head_max_bytes
-                           or now_ns - self._last_flush >= self.options.flush_interval_ns):
+        if head_bytes and (
+            head_bytes >= self.options.head_max_bytes
+            or now_ns - self._last_flush >= self.options.flush_interval_ns
+        ):
             self.flush()
         self.apply_retention(now_ns)
         self.compact()
@@ -415,7 +418,9 @@ class LogStore:
         for sid, lb in enumerate(labels):
             best: StreamRule | None = None
             for r in rules:
-                if r.match(lb) and (best is None or (r.priority, r.period_ns) > (best.priority, best.period_ns)):
+                if r.match(lb) and (
+                    best is None or (r.priority, r.period_ns) > (best.priority, best.period_ns)
+                ):
                     best = r
             if best is not None:
                 out[sid] = now_ns - best.period_ns if best.period_ns > 0 else -(2**63)
@@ -430,20 +435,35 @@ class LogStore:
         floor = int(cutoffs.max())
         with self._lock:
             whole = [b for b in t.blocks if b.maxt < int(cutoffs.min())]
-            partial = [b for b in t.blocks if b.mint < floor and b not in whole
-                       and now_ns - self._rechecked.get(b.path, -(2**62)) >= self.options.retention_recheck_ns]
+            partial = [
+                b
+                for b in t.blocks
+                if b.mint < floor
+                and b not in whole
+                and now_ns - self._rechecked.get(b.path, -(2**62)) >= self.options.retention_recheck_ns
+            ]
         for b in whole:
             self._replace(t, [b], None)
         if not partial or not self.stream_rules(t.name):
             return len(whole)
         for b in partial:
             self._rechecked[b.path] = now_ns
-        table = pa.table({"stream": pa.array(np.arange(len(cutoffs)), pa.uint32()), "cutoff": pa.array(cutoffs)})
-        keep = "ts >= coalesce((SELECT c.cutoff FROM cutoffs c WHERE c.stream = e.stream), -9223372036854775808)"
+        table = pa.table(
+            {"stream": pa.array(np.arange(len(cutoffs)), pa.uint32()), "cutoff": pa.array(cutoffs)}
+        )
+        keep = (
+            "ts >= coalesce((SELECT c.cutoff FROM cutoffs c WHERE c.stream = e.stream), -9223372036854775808)"
+        )
         return len(whole) + self._rewrite_where(t, partial, keep, [], {"cutoffs": table})
 
-    def _rewrite_where(self, t: _Tenant, blocks: list[Block], keep: str, params: list[object],
-                       tables: dict[str, pa.Table] | None = None) -> int:
+    def _rewrite_where(
+        self,
+        t: _Tenant,
+        blocks: list[Block],
+        keep: str,
+        params: list[object],
+        tables: dict[str, pa.Table] | None = None,
+    ) -> int:
         """Rewrite each block of `blocks` that has rows failing `keep`; returns how many."""
         done = 0
         with self._rewrite_lock:
@@ -452,8 +472,10 @@ class LogStore:
                 for name, table in (tables or {}).items():
                     cur.register(name, table)
                 for b in blocks:
-                    src = files_sql([b])
-                    row = cur.sql(f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM {src} AS e", params=params).fetchall()[0]
+                    src = source_sql([b])
+                    row = cur.sql(
+                        f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM {src} AS e", params=params
+                    ).fetchall()[0]
                     if row is None or row[0] == row[1]:
                         continue
                     writer = rewrite(cur, t.block_dir, [b], keep, params) if row[1] else None
@@ -472,8 +494,9 @@ class LogStore:
         new, journal = commit_replace(writer or BlockWriter(t.block_dir), old)
         with self._lock:
             names = {b.path for b in old}
-            t.blocks = sorted([b for b in t.blocks if b.path not in names] + ([new] if new else []),
-                              key=lambda b: b.mint)
+            t.blocks = sorted(
+                [b for b in t.blocks if b.path not in names] + ([new] if new else []), key=lambda b: b.mint
+            )
             self._retired.append(([b.path for b in old], journal))
         self._reap()
 
@@ -508,8 +531,9 @@ class LogStore:
                 merges += 1
         return merges
 
-    def delete(self, tenant: str, match: LabelMatch, start: int, end: int,
-               filters: Sequence[LineFilter] = ()) -> int:
+    def delete(
+        self, tenant: str, match: LabelMatch, start: int, end: int, filters: Sequence[LineFilter] = ()
+    ) -> int:
         """Remove the lines of matching streams in [start, end] (ns, inclusive) passing `filters`
         from head and blocks; returns the number of blocks rewritten."""
         self.flush()
@@ -543,8 +567,12 @@ class LogStore:
                 batches = t.flushing + t.head
                 head = pa.Table.from_batches(batches, ENTRY_SCHEMA) if batches else None
                 blocks = list(t.blocks)
-                hidden = [Exclusion([i for i, lb in enumerate(t.labels) if lb and h.match(lb)], h.start, h.end,
-                                    h.filters) for h in t.hidden]
+                hidden = [
+                    Exclusion(
+                        [i for i, lb in enumerate(t.labels) if lb and h.match(lb)], h.start, h.end, h.filters
+                    )
+                    for h in t.hidden
+                ]
             self._readers += 1
         try:
             yield blocks, head, hidden
@@ -580,7 +608,11 @@ class LogStore:
     def disk_bytes(self, tenant: str | None = None) -> int:
         """Bytes of blocks (one tenant or all)."""
         with self._lock:
-            ts = [self._tenants[tenant]] if tenant in self._tenants else ([] if tenant else list(self._tenants.values()))
+            ts = (
+                [self._tenants[tenant]]
+                if tenant in self._tenants
+                else ([] if tenant else list(self._tenants.values()))
+            )
             return sum(b.nbytes for t in ts for b in t.blocks)
 
 
@@ -591,8 +623,12 @@ def _batch(sids: list[int], writes: Sequence[StreamWrite]) -> pa.RecordBatch:
     lines = [x for w in writes for x in w.lines]
     meta = [x for w in writes for x in (w.meta if w.meta is not None else [None] * len(w.lines))]
     return pa.record_batch(
-        [pa.array(stream, pa.uint32()), pa.array(ts, pa.int64()), pa.array(lines, pa.string()),
-         pa.array(meta, pa.string())],
+        [
+            pa.array(stream, pa.uint32()),
+            pa.array(ts, pa.int64()),
+            pa.array(lines, pa.string()),
+            pa.array(meta, pa.string()),
+        ],
         schema=ENTRY_SCHEMA,
     )
 
@@ -611,6 +647,8 @@ _KEY_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)="((?:[^"\\]|\\.)*)"')
 
 def _parse_key(key: str) -> dict[str, str]:
     """Inverse of labels_key."""
+
     def unq(v: str) -> str:
         return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
+
     return {m.group(1): unq(m.group(2)) for m in _KEY_RE.finditer(key)}

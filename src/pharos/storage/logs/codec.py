@@ -1,0 +1,264 @@
+"""Field-aware encoding of log lines in blocks: each line becomes a template plus variables.
+
+A *variable* is a JSON string value (`":"...` up to the closing quote or a backslash) or a token
+holding a digit (`[\\w.]*\\d[\\w.]*`). Every variable is replaced in the line by a marker, chr(17)
+followed by one slot character:
+
+- `0`..`_` (slot 0..47): the value is in column `v00`..`v47` of the same row. Within a batch a
+  slot is the variable's context (the 6 characters before it) and its occurrence in the line,
+  so a column holds one kind of value (request ids, latencies, paths, ...) and compresses well;
+- `a`..`i`: the value is the row's own timestamp as epoch seconds with 3, 6 or 9 decimals (as
+  loggers such as zap write it), so it costs nothing;
+- variables of rare contexts stay in the template as text.
+
+The template column is dictionary-encoded by Parquet (few distinct shapes per stream). Lines
+holding chr(17), and any line whose reconstruction would differ, are kept whole in `line` with a
+null template: every line comes back byte for byte. `decode` rebuilds lines with vectorised
+Arrow operations; `register` makes it the SQL function `pharos_line` of a DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MARK = "\x11"
+SLOTS = 48
+SLOT_BASE = 0x30
+# slot character -> (decimals, last-digit offset) of a value derived from the row's timestamp
+DERIVED = {
+    chr(0x61 + i): (d, off) for i, (d, off) in enumerate((d, o) for d in (3, 6, 9) for o in (0, -1, 1))
+}
+CONTEXT = 6
+MAX_OCCURRENCE = 8
+MIN_SLOT_ROWS = 64
+VAR_RE = r'":"[^"\\]*|[\w.]*\d[\w.]*'
+SLOT_COLUMNS = [f"v{s:02d}" for s in range(SLOTS)]
+ENCODED_SCHEMA = pa.schema(
+    [
+        ("stream", pa.uint32()),
+        ("ts", pa.int64()),
+        ("tpl", pa.string()),
+        ("line", pa.string()),
+        ("meta", pa.string()),
+    ]
+    + [(c, pa.string()) for c in SLOT_COLUMNS]
+)
+
+
+def _epoch_text(ts: pa.Array, decimals: int, offset: int) -> pa.Array:
+    """Epoch seconds of `ts` (> 0) rounded half up to `decimals`, plus `offset` in the last digit
+    (float formatting, as in Python's f"{ts / 1e9:.6f}", is off by one at most)."""
+    unit = 10 ** (9 - decimals)
+    scaled = pc.add(pc.divide(pc.add(ts, unit // 2), unit), offset)
+    sec = pc.cast(pc.divide(scaled, 10**decimals), pa.string())
+    frac = pc.utf8_lpad(
+        pc.cast(pc.subtract(scaled, pc.multiply(pc.divide(scaled, 10**decimals), 10**decimals)), pa.string()),
+        decimals,
+        "0",
+    )
+    return pc.binary_join_element_wise(sec, frac, ".")
+
+
+class _Split:
+    """Lines split into parts (n + 1 per line) and variables (n per line), flattened."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lines: pa.Array) -> None:
+        con.register("src", pa.table({"line": lines}))
+        out = (
+            con.sql(
+                f"SELECT regexp_split_to_array(line, '{VAR_RE}') AS parts, regexp_extract_all(line, '{VAR_RE}') AS vars "
+                "FROM src"
+            )
+            .to_arrow_table()
+            .combine_chunks()
+        )
+        parts, values = out.column("parts").chunk(0), out.column("vars").chunk(0)
+        self.n = len(lines)
+        self.parts = parts.flatten()
+        self.values = values.flatten()
+        counts = np.diff(np.asarray(values.offsets))
+        self.var_offsets = np.asarray(values.offsets, dtype=np.int64)
+        self.row_of_var = np.repeat(np.arange(self.n, dtype=np.int64), counts)
+        self.row_of_part = np.repeat(np.arange(self.n, dtype=np.int64), counts + 1)
+
+
+def _slot_keys(split: _Split) -> np.ndarray:
+    """Per variable: context id * MAX_OCCURRENCE + occurrence, or -1 past MAX_OCCURRENCE."""
+    k = np.arange(len(split.values), dtype=np.int64)
+    before = split.parts.take(pa.array(k + split.row_of_var))
+    ctx = pc.utf8_slice_codeunits(before, -CONTEXT)
+    ctx_id = np.asarray(pc.dictionary_encode(ctx).indices, dtype=np.int64)
+    group = split.row_of_var * (int(ctx_id.max(initial=0)) + 1) + ctx_id
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    occ = np.empty_like(k)
+    occ[order] = np.arange(len(order)) - first
+    return np.where(occ < MAX_OCCURRENCE, ctx_id * MAX_OCCURRENCE + occ, -1)
+
+
+def _slots(keys: np.ndarray) -> np.ndarray:
+    """Per variable: slot 0..SLOTS-1 for the most frequent keys, -1 (inline) for the rest."""
+    valid = keys >= 0
+    uniq, counts = np.unique(keys[valid], return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:SLOTS]
+    top = top[counts[top] >= MIN_SLOT_ROWS]
+    slot = np.full(len(keys), -1, dtype=np.int64)
+    if len(top):
+        slot[valid] = _map(keys[valid], uniq[top], np.arange(len(top)))
+    return slot
+
+
+def _map(values: np.ndarray, keys: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """targets[i] where values == keys[i], else -1 (keys unique)."""
+    order = np.argsort(keys)
+    pos = np.clip(np.searchsorted(keys[order], values), 0, len(keys) - 1)
+    hit = keys[order][pos] == values
+    return np.where(hit, targets[order][pos], -1)
+
+
+def _derived(split: _Split, ts: pa.Array) -> np.ndarray:
+    """Per variable: the code point of its DERIVED character when it equals a text of the row's
+    timestamp, else 0."""
+    out = np.zeros(len(split.values), dtype=np.int64)
+    if not len(out):
+        return out
+    lengths = np.asarray(pc.binary_length(split.values), dtype=np.int64)
+    row_ts = pc.take(ts, pa.array(split.row_of_var))
+    positive = np.asarray(pc.greater(row_ts, 0), dtype=bool)
+    for char, (decimals, offset) in DERIVED.items():
+        cand = np.flatnonzero(positive & (lengths == 11 + decimals) & (out == 0))
+        if len(cand):
+            text = _epoch_text(pc.take(row_ts, pa.array(cand)), decimals, offset)
+            same = np.asarray(pc.equal(pc.take(split.values, pa.array(cand)), text), dtype=bool)
+            out[cand[same]] = ord(char)
+    return out
+
+
+def _templates(split: _Split, pieces: pa.Array) -> pa.Array:
+    """Per line: parts and pieces interleaved and joined."""
+    n_parts, n_vars = len(split.parts), len(pieces)
+    gather = np.empty(n_parts + n_vars, dtype=np.int64)
+    q = np.arange(n_parts, dtype=np.int64)
+    gather[2 * q - split.row_of_part] = q
+    k = np.arange(n_vars, dtype=np.int64)
+    gather[2 * k + split.row_of_var + 1] = n_parts + k
+    both = pa.concat_arrays([split.parts.cast(pa.string()), pieces.cast(pa.string())]).take(pa.array(gather))
+    offsets = 2 * split.var_offsets + np.arange(split.n + 1, dtype=np.int64)
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), both), "")
+
+
+def encode(table: pa.Table) -> pa.Table:
+    """`table` (stream, ts, line, meta) as ENCODED_SCHEMA rows, in the same order."""
+    lines = table.column("line").combine_chunks()
+    ts = table.column("ts").combine_chunks()
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        split = _Split(con, lines)
+        derived = _derived(split, ts)
+        slot = _slots(np.where(derived > 0, -1, _slot_keys(split)))
+        codes = np.where(derived > 0, derived, np.where(slot >= 0, slot + SLOT_BASE, 0))
+        markers = pa.array([MARK + chr(c) for c in range(128)])
+        pieces = pc.if_else(pa.array(codes > 0), markers.take(pa.array(codes)), split.values)
+        marked = pc.match_substring(lines, MARK)
+        tpl = pc.if_else(marked, pa.nulls(split.n, pa.string()), _templates(split, pieces))
+        columns = {
+            "stream": table.column("stream"),
+            "ts": ts,
+            "tpl": tpl,
+            "line": None,
+            "meta": table.column("meta"),
+        }
+        for s, name in enumerate(SLOT_COLUMNS):
+            idx = np.full(split.n, -1, dtype=np.int64)
+            sel = np.flatnonzero(slot == s)
+            idx[split.row_of_var[sel]] = sel
+            columns[name] = split.values.take(pa.array(idx, mask=idx < 0)).cast(pa.string())
+        return _verified(lines, columns)
+    finally:
+        con.close()
+
+
+def _verified(lines: pa.Array, columns: dict[str, object]) -> pa.Table:
+    """The encoded table, with lines that do not come back exactly (or have no template) stored whole."""
+    n = len(lines)
+    columns["line"] = pa.nulls(n, pa.string())
+    enc = pa.table(columns, schema=ENCODED_SCHEMA)
+    slots = pa.StructArray.from_arrays([enc.column(c).combine_chunks() for c in SLOT_COLUMNS], SLOT_COLUMNS)
+    back = decode(enc.column("tpl"), enc.column("line"), enc.column("ts"), slots)
+    bad = pc.invert(pc.equal(back, lines).fill_null(False))
+    if not pc.any(bad).as_py():
+        return enc
+    tpl = pc.if_else(bad, pa.nulls(n, pa.string()), enc.column("tpl"))
+    raw = pc.if_else(bad, lines, pa.nulls(n, pa.string()))
+    return enc.set_column(2, "tpl", tpl).set_column(3, "line", raw)
+
+
+def _first_bytes(arr: pa.Array, idx: np.ndarray) -> np.ndarray:
+    """First byte of the strings of `arr` at positions `idx` (each non-empty)."""
+    if not len(idx):
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], np.uint8)
+    return data[offsets[idx]].astype(np.int64)
+
+
+def _values(codes: np.ndarray, rows: np.ndarray, ts: pa.Array, values: tuple[pa.Array, ...]) -> pa.Array:
+    """The value each marker (slot code, row) stands for."""
+    n = len(ts)
+    sources = [v.cast(pa.string()) for v in values]
+    index = (codes - SLOT_BASE) * n + rows
+    for char, (decimals, offset) in DERIVED.items():
+        hit = codes == ord(char)
+        if hit.any():
+            index[hit] = len(sources) * n + rows[hit]
+            sources.append(_epoch_text(ts, decimals, offset))
+    return pa.concat_arrays(sources).take(pa.array(index))
+
+
+def _one(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def decode(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -> pa.Array:
+    """Lines from encoded columns: template, whole line, ts and the slot columns as a struct."""
+    tpl, line, ts, slots = _one(tpl), _one(line), _one(ts), _one(slots)
+    n = len(tpl)
+    values = tuple(slots.field(i) for i in range(SLOTS))
+    pieces = pc.split_pattern(tpl.fill_null(""), MARK)
+    offsets = np.asarray(pieces.offsets, dtype=np.int64)
+    flat = pieces.flatten()
+    counts = np.diff(offsets)
+    marker = np.ones(len(flat), dtype=bool)
+    marker[offsets[:-1] - offsets[0]] = False
+    at = np.flatnonzero(marker)
+    vals = _values(_first_bytes(flat, at), np.repeat(np.arange(n, dtype=np.int64), counts)[at], ts, values)
+    texts = pc.if_else(pa.array(marker), pc.utf8_slice_codeunits(flat, 1), flat)
+    width = marker.astype(np.int64) + 1
+    end = np.cumsum(width)
+    gather = np.empty(int(end[-1]) if len(end) else 0, dtype=np.int64)
+    gather[end - 1] = np.arange(len(flat))
+    gather[end[at] - 2] = len(flat) + np.arange(len(at))
+    both = pa.concat_arrays([texts, vals]).take(pa.array(gather))
+    row_end = np.r_[0, end][offsets - offsets[0]]
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(row_end.astype(np.int32)), both), "")
+    return pc.if_else(pc.is_null(tpl), line, joined)
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """Make `pharos_line(tpl, line, ts, {v00: ..., ...})` (= `decode`) available to SQL on `con`."""
+    text = duckdb.sqltypes.VARCHAR
+    slots = duckdb.struct_type({c: text for c in SLOT_COLUMNS})
+    con.create_function(
+        "pharos_line",
+        decode,
+        [text, text, duckdb.sqltypes.BIGINT, slots],
+        text,
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
