@@ -226,10 +226,10 @@ def test_own_metrics(client: TestClient, runtime: Runtime) -> None:
     text = resp.text
     for name in (
         "pharos_build_info",
-        "pharos_ready 1.0",
+        "\npharos_ready 1\n",
         "pharos_tsdb_head_series",
         "pharos_config_last_reload_successful",
     ):
         assert name in text, name
-    assert "pharos_tsdb_samples_appended_total 4.0" in text
+    assert "\npharos_tsdb_samples_appended_total 4\n" in text
     assert "process_resident_memory_bytes" in text

@@ -11,13 +11,14 @@ kubepods scopes, labelled with namespace, pod and container when known.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from pharos.metrics.exposition.writer import Exposition
 
 MOUNT_EXCLUDE = re.compile(r"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
 FSTYPE_EXCLUDE = re.compile(
@@ -50,47 +51,6 @@ DISK_FIELDS: tuple[tuple[int, str, float], ...] = (
     (16, "node_disk_flush_requests_time_seconds_total", 0.001),
 )
 _CONTAINER_SCOPE = re.compile(r"(?:cri-containerd-|docker-|crio-)?([0-9a-f]{64})(?:\.scope)?$")
-
-
-def _escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _fmt(v: float) -> str:
-    if v != v:
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(float(v))
-
-
-@dataclass
-class Exposition:
-    """Prometheus text exposition, family by family."""
-
-    families: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
-
-    def add(self, name: str, kind: str, help_: str, value: float, labels: dict[str, str] | None = None) -> None:
-        """One sample; the family's HELP/TYPE come from its first sample."""
-        fam = self.families.get(name)
-        if fam is None:
-            fam = self.families[name] = (kind, help_, [])
-        if labels:
-            body = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            fam[2].append(f"{name}{{{body}}} {_fmt(value)}")
-        else:
-            fam[2].append(f"{name} {_fmt(value)}")
-
-    def render(self) -> str:
-        """The text format (version 0.0.4)."""
-        out: list[str] = []
-        for name, (kind, help_, lines) in self.families.items():
-            out.append(f"# HELP {name} {help_}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(lines)
-        return "\n".join(out) + "\n"
 
 
 def _read(path: Path) -> str:

@@ -20,11 +20,12 @@ from pharos.agent.checkpoint import Checkpoint
 from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
 from pharos.agent.multiline import MultilineRule
-from pharos.agent.node import Exposition, NodeCollector
+from pharos.agent.node import NodeCollector
 from pharos.agent.pipeline import Pipeline
 from pharos.agent.ship import Shipper
 from pharos.agent.tail import Tailer
 from pharos.kube.watch import KubeConfig, ListWatch, cancel
+from pharos.metrics.exposition.writer import Exposition
 
 log = logging.getLogger(__name__)
 

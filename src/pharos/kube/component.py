@@ -18,6 +18,7 @@ from pharos.kube.defaults import STATE_PATH, in_cluster_scrape_configs
 from pharos.kube.events import EventCollector
 from pharos.kube.state import ClusterState
 from pharos.kube.watch import KubeConfig
+from pharos.metrics.exposition.writer import Exposition
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -98,12 +99,8 @@ class KubernetesComponent:
         """pharos' own /metrics: whether the Kubernetes watches work."""
         if self.kube is None:
             return ""
+        exp = Exposition()
+        exp.add("pharos_kubernetes_watch_errors", "gauge", "Kubernetes API watches currently failing.", len(self.errors()))
         pushed = self.events.pushed if self.events else 0
-        return (
-            "# HELP pharos_kubernetes_watch_errors Kubernetes API watches currently failing.\n"
-            "# TYPE pharos_kubernetes_watch_errors gauge\n"
-            f"pharos_kubernetes_watch_errors {len(self.errors())}\n"
-            "# HELP pharos_kubernetes_events_pushed_total Kubernetes events written to the log store.\n"
-            "# TYPE pharos_kubernetes_events_pushed_total counter\n"
-            f"pharos_kubernetes_events_pushed_total {pushed}\n"
-        )
+        exp.add("pharos_kubernetes_events_pushed_total", "counter", "Kubernetes events written to the log store.", pushed)
+        return exp.render()

@@ -8,7 +8,6 @@ latest objects. Each ``*_samples`` function maps one object to (metric, labels, 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 from pharos.kube.quantity import parse_quantity
 from pharos.kube.store import SHARED, Informer, SharedInformers, collection_paths
 from pharos.kube.watch import KubeConfig
+from pharos.metrics.exposition.writer import Exposition
 
 Obj = dict[str, Any]
 Sample = tuple[str, dict[str, str], float]
@@ -368,25 +368,7 @@ class ClusterState:
 
     def render(self) -> str:
         """Prometheus text exposition 0.0.4, families in name order."""
-        by_name: dict[str, list[str]] = {}
+        exp = Exposition()
         for name, labels, value in self.samples():
-            by_name.setdefault(name, []).append(f"{name}{_labels(labels)} {_value(value)}")
-        out: list[str] = []
-        for name in sorted(by_name):
-            kind, help_ = FAMILIES.get(name, ("gauge", name))
-            out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", *by_name[name]]
-        return "\n".join(out) + "\n" if out else ""
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}" if labels else ""
-
-
-def _value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+            exp.add(name, *FAMILIES.get(name, ("gauge", name)), value, labels)
+        return exp.render(by_name=True)
