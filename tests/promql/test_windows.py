@@ -14,9 +14,12 @@ from pharos.metrics.promql.engine import Engine
 from pharos.metrics.promql.memory import MemoryQuerier
 from pharos.metrics.promql.windows import (
     avg_windows,
+    compensated_sum_windows,
+    kahan_inc,
     kahan_sum_windows,
     reduce_windows,
     variance_windows,
+    well_conditioned,
     window_bounds,
 )
 
@@ -147,3 +150,42 @@ def test_window_bounds_regular_grid_matches_searchsorted(
     irregular = np.append(ends[:1], ends)  # a repeated first step: not a regular grid
     lo2, hi2 = window_bounds(ts, offsets, irregular, range_s * 1000)
     assert np.array_equal(lo, lo2[:, 1:]) and np.array_equal(hi, hi2[:, 1:])
+
+
+def _sequential_neumaier(values: list[float], from_zero: bool) -> float:
+    """`kahan_inc` applied value by value, the way Prometheus sums: the reference."""
+    s, c = (0.0, 0.0) if from_zero else (values[0], 0.0)
+    for x in values if from_zero else values[1:]:
+        t, c2 = kahan_inc(np.array([x]), np.array([s]), np.array([c]))
+        s, c = float(t[0]), float(c2[0])
+    return s if math.isinf(s) else s + c
+
+
+special_st = st.sampled_from([0.0, -0.0, 1e100, -1e100, 1.0, 0.1, 2.0**53, float("inf"), float("-inf")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(special_st, st.floats(allow_nan=False)), min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 40)), min_size=1, max_size=6),
+)
+def test_compensated_sums_are_bit_exact_sequential_neumaier(values: list[float], windows: list) -> None:
+    vals = np.array(values)
+    lo = np.array([[min(a, len(values))] for a, _ in windows]).T
+    hi = np.minimum(lo + np.array([[n for _, n in windows]]), len(values))
+    first = compensated_sum_windows(vals, lo, hi)
+    zero = None if well_conditioned(vals) else kahan_sum_windows(vals, lo, hi)
+    for k in range(lo.shape[1]):
+        w = values[lo[0, k] : hi[0, k]]
+        if not w:
+            assert math.isnan(first[0, k])
+            continue
+        want = _sequential_neumaier(w, from_zero=False)
+        assert np.array([first[0, k]]).view(np.uint64) == np.array([want]).view(np.uint64) or (
+            math.isnan(want) and math.isnan(first[0, k])
+        )
+        if zero is not None:
+            want0 = _sequential_neumaier(w, from_zero=True)
+            assert np.array([zero[0, k]]).view(np.uint64) == np.array([want0]).view(np.uint64) or (
+                math.isnan(want0) and math.isnan(zero[0, k])
+            )

@@ -121,33 +121,51 @@ def kahan_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     """Kahan-compensated sum of each window (NaN where empty)."""
     if well_conditioned(vals):
         return reduce_windows(np.add, vals, lo, hi)
-    s = np.zeros(lo.shape)
-    c = np.zeros(lo.shape)
-    for _, idx, mask in window_positions(lo, hi):
-        t, c2 = kahan_inc(vals[idx], s, c)
-        s, c = np.where(mask, t, s), np.where(mask, c2, c)
-    with np.errstate(invalid="ignore"):
-        out = np.where(np.isinf(s), s, s + c)
-    return np.where(hi > lo, out, np.nan)
+    return _neumaier_windows(vals, lo, hi, from_zero=True)
 
 
 def compensated_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     """Prometheus 3.x's sum(): each window's first value, then `kahan_inc` of every next value in
     order, result sum + compensation (NaN where empty). Unlike a plain sum this does not depend
     on numpy's summation order, so mathematically equal sums compare equal as in Prometheus."""
+    return _neumaier_windows(vals, lo, hi, from_zero=False)
+
+
+def _neumaier_windows(vals: Arr, lo: Arr, hi: Arr, from_zero: bool) -> Arr:
+    """Sequential Neumaier sums of the windows (starting from 0.0 or from the first value),
+    bit for bit as `kahan_inc` applied value by value, for windows bucketed by length."""
     counts = np.maximum(hi - lo, 0).ravel()
-    longest = int(counts.max()) if counts.size else 0
-    if longest == 0 or vals.size == 0:
-        return np.full(lo.shape, np.nan)
-    if longest * counts.size > 4 * int(counts.sum()) + (1 << 20):
-        return _compensated_sum_ragged(vals, lo, hi)
-    dense = _padded_windows(vals, lo.ravel(), counts, longest)
-    s, c = dense[0].copy(), np.zeros(counts.size)
+    out = np.full(counts.size, np.nan)
+    if vals.size == 0 or not counts.any():
+        return out.reshape(lo.shape)
+    flat_lo = lo.ravel()
+    bucket = np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+    bucket[counts == 0] = -1
+    for b in np.unique(bucket[bucket >= 0]).tolist():
+        cols = np.flatnonzero(bucket == b)
+        out[cols] = _neumaier_dense(vals, flat_lo[cols], counts[cols], from_zero)
+    return out.reshape(lo.shape)
+
+
+def _neumaier_dense(vals: Arr, lo: Arr, counts: Arr, from_zero: bool) -> Arr:
+    """Neumaier sums of non-empty windows. The running sum is a sequential float sum (one
+    `np.add.accumulate` down a padded matrix), each step's rounding error follows from it in one
+    vectorised expression, and the compensation is their sequential sum. A sum that reaches
+    ±Inf ends as it (the compensation is reset there), and NaN stays NaN."""
+    dense = _padded_windows(vals, lo, counts, int(counts.max()))
+    if from_zero:
+        dense = np.vstack([np.zeros((1, counts.size)), dense])
+        counts = counts + 1
+    cols = np.arange(counts.size)
+    last = counts - 1
     with np.errstate(invalid="ignore", over="ignore"):
-        for k in range(1, longest):  # adding a padding 0.0 leaves (s, c) as they are
-            s, c = kahan_inc(dense[k], s, c)
-        out = s + c
-    return np.where(counts > 0, out, np.nan).reshape(lo.shape)
+        sums = np.add.accumulate(dense, axis=0)
+        prev, t, inc = sums[:-1], sums[1:], dense[1:]
+        err = np.where(np.abs(prev) >= np.abs(inc), (prev - t) + inc, (inc - t) + prev)
+        err[np.arange(len(err))[:, None] >= last[None, :]] = 0.0  # padding after the window
+        comp = np.add.accumulate(np.vstack([np.zeros((1, counts.size)), err]), axis=0)
+        s, c = sums[last, cols], comp[last, cols]
+        return np.where(np.isinf(s), s, s + c)
 
 
 def _padded_windows(vals: Arr, lo: Arr, counts: Arr, longest: int) -> Arr:
@@ -158,17 +176,6 @@ def _padded_windows(vals: Arr, lo: Arr, counts: Arr, longest: int) -> Arr:
     dense = np.zeros((longest, counts.size))
     dense[pos, np.repeat(np.arange(counts.size), counts)] = vals[np.repeat(lo, counts) + pos]
     return dense
-
-
-def _compensated_sum_ragged(vals: Arr, lo: Arr, hi: Arr) -> Arr:
-    s = vals[np.where(hi > lo, lo, 0)]
-    c = np.zeros(lo.shape)
-    for k, idx, mask in window_positions(lo, hi):
-        if k:
-            t, c2 = kahan_inc(vals[idx], s, c)
-            s, c = np.where(mask, t, s), np.where(mask, c2, c)
-    with np.errstate(invalid="ignore"):
-        return np.where(hi > lo, s + c, np.nan)
 
 
 def avg_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
