@@ -27,19 +27,18 @@ class Detector:
     params: AnomalyParams = field(default_factory=AnomalyParams)
     holdoff: int = 120  # points over which a repeat must exceed the earlier maximum
     decay: float = 0.0  # if > 0: instead, the half-life of an all-time decaying maximum
-    short: int = 6  # points averaged into the current surprise
-    long: int = 1000  # points of history the surprise is compared with
+    short: int = 1  # points averaged into the current surprise
+    long: int = 2000  # points of history the surprise is compared with
     warmup: int = 0  # leading points that never score (the models are still learning)
     shifts: tuple[int, ...] = (3, 9, 27, 81, 243)  # spans whose median is tested for a level shift
     shift_long: int = 1000  # points before a span that give the reference level and spread
 
 
-_COMMON = {"holdoff": 120, "short": 1, "long": 2000}
 DETECTORS: dict[str, Detector] = {
     # One parameter set per algorithm for every series (chosen once on the whole NAB corpus).
-    "basic": Detector("basic", None, AnomalyParams(bounds=5.0, window=96, scale_window=1000), **_COMMON),
-    "agile": Detector("agile", "auto", AnomalyParams(bounds=5.0, window=12, scale_window=1000), **_COMMON),
-    "robust": Detector("robust", "auto", AnomalyParams(bounds=10.0, window=12, scale_window=1000), **_COMMON),
+    "basic": Detector("basic", None, AnomalyParams(bounds=5.0, window=96, scale_window=1000)),
+    "agile": Detector("agile", "auto", AnomalyParams(bounds=5.0, window=12, scale_window=1000)),
+    "robust": Detector("robust", "auto", AnomalyParams(bounds=10.0, window=12, scale_window=1000)),
 }
 
 
