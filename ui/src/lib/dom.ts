@@ -55,3 +55,28 @@ export function debounce<A extends unknown[]>(fn: (...a: A) => void, ms: number)
     t = setTimeout(() => fn(...a), ms);
   };
 }
+
+/** Run a page's loader: `data-state` done or error on `root` (browser tests wait for it), the
+ * error's message in `err` (cleared on success). */
+export async function loadInto(root: HTMLElement, err: HTMLElement, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+    err.textContent = "";
+    root.dataset.state = "done";
+  } catch (e) {
+    err.textContent = (e as Error).message;
+    root.dataset.state = "error";
+  }
+}
+
+/** A button that asks once more (`Confirm <label>`) before it runs `action`. */
+export function confirmButton(label: string, attrs: Attrs, action: () => void): HTMLButtonElement {
+  let confirming = false;
+  const btn = h("button", attrs, label);
+  btn.addEventListener("click", () => {
+    if (confirming) return action();
+    confirming = true;
+    btn.textContent = `Confirm ${label.toLowerCase()}`;
+  });
+  return btn;
+}

@@ -4,7 +4,7 @@
 // /api/v1/alerts, /api/v1/rules.
 
 import { getJSON, sendJSON } from "../lib/api";
-import { h, replace } from "../lib/dom";
+import { confirmButton, h, loadInto, replace } from "../lib/dom";
 import {
   type AmMatcher,
   type Silence,
@@ -425,16 +425,7 @@ export function silencesPage(root: HTMLElement): () => void {
 
   function card(s: Silence): HTMLElement {
     const state = silenceState(s);
-    let confirming = false;
-    const expireBtn = h("button", { class: "btn danger", "data-testid": "silence-expire" }, "Expire");
-    expireBtn.addEventListener("click", () => {
-      if (!confirming) {
-        confirming = true;
-        expireBtn.textContent = "Confirm expire";
-        return;
-      }
-      void expire(s.id);
-    });
+    const expireBtn = confirmButton("Expire", { class: "btn danger", "data-testid": "silence-expire" }, () => void expire(s.id));
     const n = counts.get(s.id) ?? 0;
     return h(
       "div",
@@ -474,19 +465,14 @@ export function silencesPage(root: HTMLElement): () => void {
     replace(body, section("Active", by("active"), true), section("Pending", by("pending"), true), section("Expired", by("expired"), false));
   }
 
-  async function load() {
-    try {
+  const load = () =>
+    loadInto(root, err, async () => {
       const [list, alerts] = await Promise.all([getJSON<Silence[]>("/api/v2/silences"), getJSON<AmAlert[]>("/api/v2/alerts?silenced=true&inhibited=false&active=false").catch(() => [] as AmAlert[])]);
       silences = list;
       counts = new Map();
       for (const a of alerts) for (const id of a.status.silencedBy) counts.set(id, (counts.get(id) ?? 0) + 1);
       render();
-      root.dataset.state = "done";
-    } catch (e) {
-      err.textContent = (e as Error).message;
-      root.dataset.state = "error";
-    }
-  }
+    });
   filter.addEventListener("input", () => {
     setParams({ q: filter.value || undefined });
     render();

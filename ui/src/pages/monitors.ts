@@ -6,7 +6,7 @@ import { Chart, PALETTE, alignMatrix, type ChartSeries } from "../components/cha
 import { labelChips } from "../components/labels";
 import { monitorEditor } from "../components/monitorform";
 import { getJSON, prom, sendJSON, type MatrixSeries } from "../lib/api";
-import { h, replace } from "../lib/dom";
+import { confirmButton, h, loadInto, replace } from "../lib/dom";
 import { lokiMetricQuery } from "../lib/loki";
 import {
   API,
@@ -137,8 +137,8 @@ export function monitorsPage(root: HTMLElement): () => void {
         m.error ? h("div", { class: "error-text small" }, m.error) : null,
       ),
       groupsCell(m),
-      h("td", { "data-testid": "last-transition", title: t?.at ?? "" }, t ? [h("div", null, transitionText(t)), h("div", { class: "muted small" }, ago(t.at ?? undefined))] : h("span", { class: "muted" }, "none")),
-      h("td", { title: m.last_evaluation ?? "" }, ago(m.last_evaluation ?? undefined)),
+      h("td", { "data-testid": "last-transition", title: t?.at ?? "" }, t ? [h("div", null, transitionText(t)), h("div", { class: "muted small", "data-ago": t.at ?? "" }, ago(t.at ?? undefined))] : h("span", { class: "muted" }, "none")),
+      h("td", { title: m.last_evaluation ?? "", "data-ago": m.last_evaluation ?? "" }, ago(m.last_evaluation ?? undefined)),
     );
   }
 
@@ -161,17 +161,24 @@ export function monitorsPage(root: HTMLElement): () => void {
     );
   }
 
-  async function load(): Promise<void> {
-    try {
+  // A refresh that changed only evaluation times updates those cells: the rows stay (a click
+  // in progress is not lost to a re-render).
+  let shape = "";
+  const load = () =>
+    loadInto(root, err, async () => {
       monitors = (await getJSON<{ monitors: MonitorSummary[] }>(API)).monitors;
-      err.textContent = "";
-      render();
-      root.dataset.state = "done";
-    } catch (e) {
-      err.textContent = (e as Error).message;
-      root.dataset.state = "error";
-    }
-  }
+      const next = JSON.stringify(monitors.map((m) => ({ ...m, last_evaluation: null })));
+      if (next !== shape) {
+        shape = next;
+        render();
+        return;
+      }
+      for (const m of monitors) {
+        const cell = body.querySelector<HTMLElement>(`tr[data-monitor="${CSS.escape(m.name)}"] td[data-ago]`);
+        if (cell) cell.dataset.ago = m.last_evaluation ?? "";
+      }
+      body.querySelectorAll<HTMLElement>("[data-ago]").forEach((el) => (el.textContent = ago(el.dataset.ago || undefined)));
+    });
   filter.addEventListener("input", () => {
     setParams({ q: filter.value || undefined });
     render();
@@ -347,19 +354,12 @@ export function monitorPage(root: HTMLElement, match: RegExpExecArray): () => vo
       const ms = parseDuration(muteFor.value);
       return sendJSON("POST", `${url}/mute`, ms ? { end: (Date.now() + ms) / 1000 } : {});
     };
-    let confirming = false;
-    const del = h("button", { class: "btn danger", "data-testid": "monitor-delete" }, "Delete");
-    del.addEventListener("click", () => {
-      if (!confirming) {
-        confirming = true;
-        del.textContent = "Confirm delete";
-        return;
-      }
+    const del = confirmButton("Delete", { class: "btn danger", "data-testid": "monitor-delete" }, () =>
       void sendJSON("DELETE", url).then(
         () => navigate("/monitors"),
         (e: Error) => (err.textContent = e.message),
-      );
-    });
+      ),
+    );
     const editable = d.source === "api";
     return h(
       "div",
@@ -458,11 +458,10 @@ export function monitorPage(root: HTMLElement, match: RegExpExecArray): () => vo
     );
   }
 
-  async function load(): Promise<void> {
-    try {
+  const load = () =>
+    loadInto(root, err, async () => {
       const [d, hist] = await Promise.all([getJSON<MonitorDetail>(url), getJSON<History>(`${url}/history`)]);
       detail = d;
-      err.textContent = "";
       renderInfo(d);
       renderHistory(hist);
       const defText = JSON.stringify(d.definition);
@@ -470,12 +469,7 @@ export function monitorPage(root: HTMLElement, match: RegExpExecArray): () => vo
         chartDef = defText;
         void drawChart();
       }
-      root.dataset.state = "done";
-    } catch (e) {
-      err.textContent = (e as Error).message;
-      root.dataset.state = "error";
-    }
-  }
+    });
 
   void load().then(() => param("edit") === "1" && edit());
   scheduleChart();
