@@ -14,7 +14,7 @@ import glob
 import os
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pharos.config.model import PharosConfig, ScrapeConfig
+from pharos.config.model import PharosConfig, ScrapeConfig, ServerConfig
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALAR_TAGS = {
@@ -350,6 +350,17 @@ def _resolve_paths(config: PharosConfig, base: Path) -> None:
         if sc.tls_config is not None:
             tls = sc.tls_config
             tls.ca_file, tls.cert_file, tls.key_file = fix(tls.ca_file), fix(tls.cert_file), fix(tls.key_file)
+    _resolve_server_paths(config.server, fix)
+
+
+def _resolve_server_paths(server: ServerConfig, fix: Callable[[str | None], str | None]) -> None:
+    """The `server:` section's secret and certificate files, as `_resolve_paths`."""
+    server.bearer_token_file = fix(server.bearer_token_file)
+    if server.basic_auth is not None:
+        server.basic_auth.password_file = fix(server.basic_auth.password_file)
+    if (tls := server.tls_server_config) is not None:
+        tls.cert_file, tls.key_file = fix(tls.cert_file) or "", fix(tls.key_file) or ""
+        tls.client_ca_file = fix(tls.client_ca_file)
 
 
 def _check_sd_files(config: PharosConfig) -> Iterator[str]:

@@ -499,6 +499,37 @@ class PushgatewayConfig(_Model):
     group_ttl: OptDuration = None
 
 
+class TLSServerConfig(_Model):
+    """`server.tls_server_config`: the certificate pharos serves (Prometheus web-config names)."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None  # when set, clients must present a certificate it signed
+
+
+class ServerConfig(_Model):
+    """pharos' `server:` section: HTTP authentication, TLS, tenancy and the request body cap."""
+
+    auth_enabled: bool = False  # Loki's: tenant-scoped APIs require X-Scope-OrgID
+    basic_auth: BasicAuth | None = None
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    tls_server_config: TLSServerConfig | None = None
+    max_request_body_size: Size = 100 << 20
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ServerConfig:
+        """One source per secret; basic auth needs a user and a password."""
+        if self.bearer_token and self.bearer_token_file:
+            fail("at most one of bearer_token & bearer_token_file must be configured", "bearer_token_file")
+        basic = self.basic_auth
+        if basic is not None and (not basic.username or bool(basic.password) == bool(basic.password_file)):
+            fail("basic_auth needs a username and one of password & password_file", "basic_auth")
+        if self.max_request_body_size <= 0:
+            fail("max_request_body_size must be greater than 0", "max_request_body_size")
+        return self
+
+
 class PharosConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     rule_files: list[str] = Field(default_factory=list)  # Prometheus rule files (globs, pharos.rules)
@@ -511,6 +542,7 @@ class PharosConfig(_Model):
     pushgateway: PushgatewayConfig = Field(default_factory=PushgatewayConfig)
     agent: dict[str, Any] = Field(default_factory=dict)  # the node agent's options (pharos.agent.runner)
     monitors: MonitorList = Field(default_factory=list)  # Datadog-style monitors (pharos.monitors)
+    server: ServerConfig = Field(default_factory=ServerConfig)  # auth, TLS, body cap (pharos.server.security)
 
     @field_validator("agent")
     @classmethod

@@ -18,6 +18,7 @@ from pharos.metrics.promql.http import query_router
 from pharos.metrics.tsdb.db import TSDB
 from pharos.monitors import promql as monitor_functions
 from pharos.server.runtime import ReloadError, Runtime
+from pharos.server.security import SecurityMiddleware
 from pharos.server.selfmetrics import CONTENT_TYPE, SelfMetrics
 
 log = logging.getLogger("pharos.server")
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         component.register(app)
     _mount_queries(app, runtime)
     app.add_exception_handler(HTTPException, _plain_http_error)  # type: ignore[arg-type]
+    app.add_middleware(SecurityMiddleware, runtime=runtime)  # outermost: auth and body cap first
     return app
 
 

@@ -53,6 +53,7 @@ def run(
         raise ServerError("\n".join(exc.messages)) from None
     for warning in loaded.warnings:
         log.warning("config: %s", warning)
+    opts.tls = loaded.config.server.tls_server_config is not None
     try:
         sock = bind(host, port)
     except ListenError as exc:

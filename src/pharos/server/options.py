@@ -9,6 +9,7 @@ from pathlib import Path
 from pharos.config.loader import ConfigError, LoadedConfig, load_config, parse_config
 from pharos.config.model import StorageConfig
 from pharos.metrics.tsdb.db import TSDBOptions
+from pharos.server.security import check_server_config
 
 DEFAULT_LISTEN = "127.0.0.1:9494"
 DEFAULT_DATA_DIR = Path("pharos-data")
@@ -29,6 +30,7 @@ class ServerOptions:
     self_scrape: bool = False  # `pharos up` with no config scrapes itself
     agent_logs: list[str] = field(default_factory=list)  # `pharos up --logs GLOB`: files the local agent tails
     mode: str = "server"
+    tls: bool = False  # the config's server.tls_server_config: the listener speaks https
     extra_flags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -39,7 +41,8 @@ class ServerOptions:
     @property
     def url(self) -> str:
         """The URL a local client reaches the server at."""
-        return f"http://{_bracket(_local_host(self.host))}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{_bracket(_local_host(self.host))}:{self.port}"
 
     def flags(self) -> dict[str, str]:
         """The flags as /api/v1/status/flags reports them."""
@@ -103,11 +106,16 @@ def self_scrape_yaml(opts: ServerOptions) -> str:
 
 def load(opts: ServerOptions) -> LoadedConfig:
     """`_load_files`, then the alertmanager config (`--alertmanager-config` or the `alertmanager:`
-    section) is validated too, so a broken one fails the start or the reload (file:line)."""
+    section) is validated too, so a broken one fails the start or the reload (file:line), and so
+    are the `server:` section's secret and certificate files."""
     from pharos.alertmanager.config import resolve
 
     loaded = _load_files(opts)
     loaded.warnings += resolve(loaded, opts.alertmanager_config).warnings
+    try:
+        check_server_config(loaded.config.server)
+    except ValueError as exc:
+        raise ConfigError([f"{loaded.path or '<built-in config>'}: {exc}"]) from None
     return loaded
 
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from pharos.server.app import create_app
 from pharos.server.runtime import ReloadError, Runtime
+from pharos.server.security import ssl_options
 
 log = logging.getLogger("pharos.server")
 
@@ -68,6 +69,7 @@ def serve(runtime: Runtime, sock: socket.socket, log_level: str = "warning") -> 
         server_header=False,
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        **ssl_options(runtime.loaded.config.server),
     )
     reload_tasks: set[asyncio.Task[None]] = set()
 
