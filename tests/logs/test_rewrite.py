@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pyarrow.parquet as pq
 
 from pharos.storage.logs import LineFilter, LogStore, ScanSpec, StoreOptions, StreamWrite
 from pharos.storage.logs.rewrite import CompactionPolicy, compaction_plan
@@ -17,15 +18,23 @@ ALL = 10**20
 
 def _write(store: LogStore, app: str, start_s: int, n: int, tenant: str = "t") -> None:
     ts = np.arange(start_s, start_s + n, dtype=np.int64) * NS
-    store.append(tenant, [StreamWrite({"app": app}, ts, [f"{app} {i} {'secret' if i % 5 == 0 else 'ok'}"
-                                                         for i in range(n)])])
+    store.append(
+        tenant,
+        [StreamWrite({"app": app}, ts, [f"{app} {i} {'secret' if i % 5 == 0 else 'ok'}" for i in range(n)])],
+    )
 
 
 def _lines(store: LogStore, tenant: str = "t") -> list[tuple[int, int, str]]:
     n = len(store.streams(tenant))
     table = store.scan(tenant, ScanSpec(list(range(n)), 0, ALL))
-    return sorted(zip(table.column("stream").to_pylist(), table.column("ts").to_pylist(),
-                      table.column("line").to_pylist(), strict=True))
+    return sorted(
+        zip(
+            table.column("stream").to_pylist(),
+            table.column("ts").to_pylist(),
+            table.column("line").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def _blocks(root: Path, tenant: str = "t") -> list[Path]:
@@ -37,15 +46,18 @@ def _app(name: str):
 
 
 def test_compaction_merges_small_blocks_and_keeps_every_line(tmp_path):
-    s = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(fanout=4)))
+    s = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(fanout=4, idle_ns=3600 * NS)))
     s.open()
     for i in range(9):
         _write(s, "a" if i % 2 else "b", 1000 + i * 100, 50)
         s.flush()
     before = _lines(s)
     assert len(_blocks(tmp_path)) == 9
-    assert s.compact() == 2
-    assert len(_blocks(tmp_path)) == 3  # two merged blocks + the ninth
+    assert s.compact() == 0  # plain blocks wait while the store is ingesting
+    s.options.compaction = CompactionPolicy(fanout=4, idle_ns=0)
+    assert s.compact() == 3
+    assert len(_blocks(tmp_path)) == 3  # two merged blocks + the ninth, each encoded
+    assert all(pq.read_schema(p).names[2] == "tpl" for p in _blocks(tmp_path))
     assert _lines(s) == before
     s.close()
     s2 = LogStore(tmp_path)
@@ -60,14 +72,21 @@ def test_compaction_plan_respects_tiers_and_span():
     small = [Block(Path(f"{i}"), i * 10, i * 10 + 5, 1000) for i in range(5)]
     big = [Block(Path(f"b{i}"), i, i + 1, 100 << 20) for i in range(2)]
     groups = compaction_plan(small + big, CompactionPolicy(fanout=4))
+    assert [[b.path.name for b in g] for g in groups] == [["0", "1", "2", "3"], ["4"], ["b0"], ["b1"]]
+    assert compaction_plan(small + big, CompactionPolicy(fanout=4), encode_plain=False) == []
+    encoded = [Block(b.path, b.mint, b.maxt, b.nbytes, encoded=True) for b in small]
+    groups = compaction_plan(encoded, CompactionPolicy(fanout=4), encode_plain=False)
     assert [[b.path.name for b in g] for g in groups] == [["0", "1", "2", "3"]]
     narrow = CompactionPolicy(fanout=2, max_span_ns=12)
-    assert [[b.path.name for b in g] for g in compaction_plan(small, narrow)] == []
+    assert [[b.path.name for b in g] for g in compaction_plan(encoded, narrow)] == []
 
 
 def test_stream_retention_any_period_priority_and_longest(tmp_path):
-    rules = [StreamRule(_app("a"), 90 * NS, 1), StreamRule(_app("a"), 30 * NS, 1),
-             StreamRule(lambda lb: True, 10 * NS, 0)]
+    rules = [
+        StreamRule(_app("a"), 90 * NS, 1),
+        StreamRule(_app("a"), 30 * NS, 1),
+        StreamRule(lambda lb: True, 10 * NS, 0),
+    ]
     s = LogStore(tmp_path, StoreOptions(stream_retention=rules, retention_recheck_ns=0))
     s.open()
     _write(s, "a", 1000, 200)  # ts 1000..1199 s
@@ -117,13 +136,21 @@ def test_hidden_rows_are_not_read(store):
     _write(store, "a", 1000, 10)
     _write(store, "b", 1000, 10)
     store.set_hidden("t", [Hidden(_app("a"), 1002 * NS, 1004 * NS)])
-    assert sorted(ts // NS for sid, ts, _ in _lines(store) if sid == 0) == [1000, 1001, 1005, 1006, 1007, 1008, 1009]
+    assert sorted(ts // NS for sid, ts, _ in _lines(store) if sid == 0) == [
+        1000,
+        1001,
+        1005,
+        1006,
+        1007,
+        1008,
+        1009,
+    ]
     stats = store.stream_stats("t", ScanSpec([0, 1], 0, ALL))
     assert sorted(stats.column("entries").to_pylist()) == [7, 10]
 
 
 def test_retired_blocks_stay_until_readers_finish(tmp_path):
-    s = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(fanout=2)))
+    s = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(fanout=2, idle_ns=0)))
     s.open()
     for i in range(2):
         _write(s, "a", 1000 + i * 10, 10)

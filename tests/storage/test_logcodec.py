@@ -12,8 +12,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pharos.storage.logs import LineFilter, LogStore, ScanSpec, StreamWrite, codec, skipindex
+from pharos.storage.logs import LineFilter, LogStore, ScanSpec, StoreOptions, StreamWrite, codec, skipindex
 from pharos.storage.logs.blocks import BlockWriter, parse_block, source_sql
+from pharos.storage.logs.rewrite import CompactionPolicy
 
 NS = 1_000_000_000
 FRAGMENTS = [
@@ -156,7 +157,7 @@ def test_encoded_block_reads_and_filters_like_the_lines(tmp_path):
 
 
 def test_compacted_store_returns_identical_lines(tmp_path):
-    store = LogStore(tmp_path)
+    store = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(idle_ns=0)))
     store.open()
     try:
         lines = [

@@ -3,4 +3,12 @@
 from pharos.storage.logs.blocks import LineFilter, ScanSpec
 from pharos.storage.logs.store import InvalidTenantError, LogStore, StoreOptions, StreamWrite, labels_key
 
-__all__ = ["InvalidTenantError", "LineFilter", "LogStore", "ScanSpec", "StoreOptions", "StreamWrite", "labels_key"]
+__all__ = [
+    "InvalidTenantError",
+    "LineFilter",
+    "LogStore",
+    "ScanSpec",
+    "StoreOptions",
+    "StreamWrite",
+    "labels_key",
+]

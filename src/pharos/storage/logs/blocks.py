@@ -124,7 +124,9 @@ class BlockWriter:
         self.mint, self.maxt, self.rows = 2**63 - 1, -(2**63), 0
 
     def write(self, table: pa.Table) -> None:
-        """Append rows already sorted by (stream, ts) after everything written before."""
+        """Append rows already sorted by (stream, ts) after everything written before: columns
+        (stream, ts, line, meta), or for an encoded writer also the stored rows of `rows_sql`
+        (rows already encoded are copied, the others encoded)."""
         if not table.num_rows:
             return
         if self._writer is None:
@@ -137,16 +139,18 @@ class BlockWriter:
         self.maxt = max(self.maxt, pa.compute.max(ts).as_py())
         self.rows += table.num_rows
         if not self.encoded:
-            self._writer.write_table(table.cast(ENTRY_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+            self._writer.write_table(
+                table.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA), row_group_size=ROW_GROUP_ROWS
+            )
             return
         for start in range(0, table.num_rows, ROW_GROUP_ROWS):
-            self._write_encoded(table.slice(start, ROW_GROUP_ROWS).cast(ENTRY_SCHEMA))
+            self._write_encoded(table.slice(start, ROW_GROUP_ROWS).combine_chunks())
 
     def _write_encoded(self, part: pa.Table) -> None:
         assert self._writer is not None
         unit = np.arange(part.num_rows, dtype=np.uint32) // skipindex.UNIT_ROWS + len(self._units)
         self._units.extend(skipindex.build(part.column("line")))
-        table = codec.encode(part).append_column("unit", pa.array(unit, pa.uint32()))
+        table = _encoded_rows(part).append_column("unit", pa.array(unit, pa.uint32()))
         self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def commit(self, name: str | None = None) -> Block | None:
@@ -167,6 +171,23 @@ class BlockWriter:
         if self._writer is not None:
             self._writer.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def _encoded_rows(part: pa.Table) -> pa.Table:
+    """`part` in ENCODED_SCHEMA: stored rows with a template are kept, the others encoded."""
+    entries = part.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)
+    if "tpl" not in part.column_names:
+        return codec.encode(entries)
+    todo = np.asarray(part.column("tpl").is_null(), dtype=bool)
+    stored = part.select([*codec.ENCODED_SCHEMA.names[:3], "raw", *codec.ENCODED_SCHEMA.names[4:]])
+    stored = stored.rename_columns(codec.ENCODED_SCHEMA.names).cast(codec.ENCODED_SCHEMA)
+    if not todo.any():
+        return stored
+    new = codec.encode(entries.filter(pa.array(todo)))
+    order = np.empty(part.num_rows, dtype=np.int64)
+    order[np.flatnonzero(~todo)] = np.arange(int((~todo).sum()))
+    order[np.flatnonzero(todo)] = int((~todo).sum()) + np.arange(len(new))
+    return pa.concat_tables([stored.filter(pa.array(~todo)), new]).take(pa.array(order))
 
 
 def write_block(directory: Path, table: pa.Table) -> Block:
@@ -271,6 +292,27 @@ def blocks_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> l
     if whole:
         parts.append(_decoded(whole))
     return parts
+
+
+def rows_sql(blocks: Sequence[Block]) -> str | None:
+    """A subquery of the stored rows of `blocks`: stream, ts, tpl, raw (the `line` column), meta,
+    the slot columns, and `line` (the text, decoded only when a query uses it). Plain blocks'
+    rows have a null template and their text in `raw`."""
+    slots = ", ".join(codec.SLOT_COLUMNS)
+    parts = []
+    plain = [b for b in blocks if not b.encoded]
+    if plain:
+        nulls = ", ".join(f"NULL::VARCHAR AS {c}" for c in codec.SLOT_COLUMNS)
+        parts.append(
+            f"SELECT stream, ts, NULL::VARCHAR AS tpl, line AS raw, meta, {nulls}, line FROM {_files(plain)}"
+        )
+    encoded = [b for b in blocks if b.encoded]
+    if encoded:
+        parts.append(
+            f"SELECT stream, ts, tpl, line AS raw, meta, {slots}, "
+            f"pharos_line(tpl, line, ts, struct_pack({slots})) AS line FROM {_files(encoded)}"
+        )
+    return "(" + " UNION ALL ".join(parts) + ")" if parts else None
 
 
 def source_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> str | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, fsync_path, source_sql
+from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, fsync_path, rows_sql
 
 JOURNAL_SUFFIX = ".replaces"
 
@@ -30,20 +30,37 @@ JOURNAL_SUFFIX = ".replaces"
 class CompactionPolicy:
     """Size-tiered merging: blocks of one tier (sizes within a factor `fanout` of each other,
     everything below `base_bytes` is tier 0) are merged `fanout` at a time in time order, as long
-    as the result stays below `max_bytes` and spans at most `max_span_ns`."""
+    as the result stays below `max_bytes` and spans at most `max_span_ns`.
+
+    Plain blocks (head flushes) take part only once the store has had no append for `idle_ns` or
+    one of them is older than `plain_max_age_ns`: encoding costs CPU that ingestion needs. Then
+    every plain block left out of a merge is rewritten alone, so all of them end up encoded."""
 
     fanout: int = 4
     base_bytes: int = 8 << 20
     max_bytes: int = 1 << 30
     max_span_ns: int = 24 * 3600 * 10**9
+    idle_ns: int = 30 * 10**9
+    plain_max_age_ns: int = 15 * 60 * 10**9
 
 
 def _tier(block: Block, policy: CompactionPolicy) -> int:
     return int(math.log(max(block.nbytes, policy.base_bytes) / policy.base_bytes, policy.fanout))
 
 
-def compaction_plan(blocks: Sequence[Block], policy: CompactionPolicy) -> list[list[Block]]:
-    """Groups of blocks to merge (each of `fanout` blocks)."""
+def compaction_plan(
+    blocks: Sequence[Block], policy: CompactionPolicy, encode_plain: bool = True
+) -> list[list[Block]]:
+    """Groups of blocks to rewrite: `fanout` blocks to merge, and with `encode_plain` each plain
+    block no merge takes alone (without it, plain blocks are left out)."""
+    groups = _merges([b for b in blocks if encode_plain or b.encoded], policy)
+    if encode_plain:
+        merged = {b.path for g in groups for b in g}
+        groups += [[b] for b in blocks if not b.encoded and b.path not in merged]
+    return groups
+
+
+def _merges(blocks: Sequence[Block], policy: CompactionPolicy) -> list[list[Block]]:
     tiers: dict[int, list[Block]] = {}
     for b in sorted(blocks, key=lambda b: (b.mint, b.maxt)):
         tiers.setdefault(_tier(b, policy), []).append(b)
@@ -87,8 +104,8 @@ def rewrite(
     params: Sequence[object] = (),
 ) -> BlockWriter:
     """Rows of `blocks` satisfying SQL `keep`, sorted by (stream, ts), into an uncommitted writer
-    (encoded format)."""
-    src = source_sql(blocks)
+    (encoded format: rows already encoded are copied, not encoded again)."""
+    src = rows_sql(blocks)
     counts = cur.sql(
         f"SELECT stream, count(*) FROM {src} AS e WHERE {keep} GROUP BY stream ORDER BY stream",
         params=list(params),
@@ -97,7 +114,7 @@ def rewrite(
     try:
         for lo, hi in _ranges([(int(s), int(n)) for s, n in counts]):
             sql = (
-                f"SELECT stream, ts, line, meta FROM {src} AS e WHERE stream BETWEEN {lo} AND {hi} AND ({keep}) "
+                f"SELECT * FROM {src} AS e WHERE stream BETWEEN {lo} AND {hi} AND ({keep}) "
                 "ORDER BY stream, ts"
             )
             writer.write(cur.sql(sql, params=list(params)).to_arrow_table())

@@ -173,6 +173,7 @@ class LogStore:
         self._lock_fd: int | None = None
         self._last_flush = time.time_ns()
         self.lines_appended = 0
+        self._last_append = time.monotonic_ns()
         self._readers = 0
         self._retired: list[tuple[list[Path], Path]] = []
         self._rewrite_lock = threading.Lock()
@@ -309,6 +310,7 @@ class LogStore:
             record = (encode_streams(tenant, new) if new else b"") + encode_entries(tenant, batch)
             self.wal.write(record)
             self._add_to_head(t, batch)
+            self._last_append = time.monotonic_ns()
             listeners = list(self._listeners)
         for notify in listeners:
             notify(tenant)
@@ -517,7 +519,7 @@ class LogStore:
             tenants = list(self._tenants.values())
         for t in tenants:
             with self._lock:
-                groups = compaction_plan(t.blocks, self.options.compaction)
+                groups = compaction_plan(t.blocks, self.options.compaction, self._plain_due(t.blocks))
             for group in groups:
                 with self._rewrite_lock:
                     with self._lock:
@@ -530,6 +532,16 @@ class LogStore:
                         cur.close()
                 merges += 1
         return merges
+
+    def _plain_due(self, blocks: Sequence[Block]) -> bool:
+        """Whether plain blocks may be encoded now (see CompactionPolicy)."""
+        policy = self.options.compaction
+        if time.monotonic_ns() - self._last_append >= policy.idle_ns:
+            return True
+        oldest = min(
+            (b.path.stat().st_mtime_ns for b in blocks if not b.encoded and b.path.exists()), default=None
+        )
+        return oldest is not None and time.time_ns() - oldest >= policy.plain_max_age_ns
 
     def delete(
         self, tenant: str, match: LabelMatch, start: int, end: int, filters: Sequence[LineFilter] = ()
