@@ -118,6 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
         f"rule_files: ['{rules}']\n"
+        "monitors:\n  - {name: web-config, type: metric, query: vector(1), interval: 1s, thresholds: {critical: 10}}\n"
         f"scrape_configs:\n  - job_name: pharos\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     )
     exe = shutil.which("pharos", path=str(Path(sys.executable).parent)) or "pharos"

@@ -268,3 +268,22 @@ def test_log_monitor_charts_its_logql_query_and_composite_has_no_chart(server: s
     assert send(server, "DELETE", f"{API}/web-composite") == 204
     assert send(server, "DELETE", f"{API}/web-log") == 204
     assert [e for e in log.errors if "status of 409" not in e] == [], log.errors
+
+
+def test_config_monitor_is_read_only_but_mutes(server: str, page: tuple) -> None:
+    pg, log = page
+    pg.goto(f"{server}/monitors?type=metric&q=config")
+    row = pg.wait_for_selector('[data-monitor="web-config"][data-state="OK"]', timeout=20_000)
+    assert "config" in row.inner_text()
+    assert pg.locator('[data-testid="monitor"]').count() == 1
+    pg.click('[data-monitor="web-config"] [data-testid="monitor-link"]')
+    _done(pg)
+    assert "defined in pharos.yml" in pg.locator(".page-head").inner_text()
+    assert pg.locator('[data-testid="monitor-edit"], [data-testid="monitor-delete"]').count() == 0
+    pg.click('[data-testid="monitor-mute"]')
+    pg.wait_for_selector('.page-head [data-testid="muted"]')
+    assert monitor(server, "web-config")["muted"] is True  # type: ignore[index]
+    pg.click('[data-testid="monitor-unmute"]')
+    pg.wait_for_selector('.page-head [data-testid="muted"]', state="detached")
+    assert monitor(server, "web-config")["muted"] is False  # type: ignore[index]
+    assert log.errors == []

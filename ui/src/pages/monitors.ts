@@ -288,7 +288,7 @@ export function monitorPage(root: HTMLElement, match: RegExpExecArray): () => vo
       scheduleChart();
     },
   });
-  const chartCard = h("div", { class: "card", "data-testid": "monitor-chart" }, h("div", { class: "row-between", style: { marginTop: "0" } }, h("h3", null, "Query"), h("div", { class: "row" }, chartStatus, picker.el)), chart.el);
+  const chartCard = h("div", { class: "card", "data-testid": "monitor-chart", style: { display: "none" } }, h("div", { class: "row-between", style: { marginTop: "0" } }, h("h3", null, "Query"), h("div", { class: "row" }, chartStatus, picker.el)), chart.el);
   const history = h("div", { "data-testid": "monitor-history" }, h("div", { class: "empty" }, "Loading…"));
   const notes = h("div", { "data-testid": "monitor-notifications" });
   const groupsEl = h("div", { class: "card" });
