@@ -16,7 +16,6 @@ floor of issue 5 fails (>= 100k lines/s per core into the discard sink, RSS <= 1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -35,13 +34,16 @@ from e2e_harness import (
     Proc,
     Procs,
     cpu_seconds,
-    free_ports,
+    free_port,
     http_get,
     hwm_bytes,
     parse_text_metrics,
-    pharos_argv,
+    py_spy,
     rss_bytes,
+    start_server,
     wait_http,
+    work_dir,
+    write_report,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -251,13 +253,13 @@ def move_files(files: list[Path], dest: Path) -> list[Path]:
 def drive_agent(procs: Procs, tmp: Path, corpus: Corpus, run: AgentRun, push_url: str,
                 args: argparse.Namespace, sink: Proc | None) -> None:
     """Start the agent on an empty directory, move the files in, poll until all is shipped."""
-    port = free_ports(1)[0]
+    port = free_port()
     agent = start_agent(procs, tmp, run.sink, push_url, port)
     time.sleep(1.0)  # settled after start-up: imports and the first glob scan are not counted
     cpu0, sink0 = cpu_seconds(agent.pid), cpu_seconds(sink.pid) if sink else 0.0
     t0 = time.monotonic()
     if args.profile and run.sink == "discard":
-        profile(procs, agent, args.out / f"agent-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt")
+        py_spy(procs, agent.pid, args.out / f"agent-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt", 100, "--threads")
     corpus.files = move_files(corpus.files, tmp / f"watch-{run.sink}")
     try:
         wait_shipped(agent, port, corpus, run, args.timeout)
@@ -288,29 +290,22 @@ def wait_shipped(agent: Proc, port: int, corpus: Corpus, run: AgentRun, timeout:
     raise TimeoutError(f"{run.sink}: {run.lines} of {corpus.lines} lines read, {run.shipped} shipped")
 
 
-def profile(procs: Procs, agent: Proc, out: Path) -> None:
-    py_spy = Path(sys.executable).parent / "py-spy"
-    argv = [str(py_spy), "record", "--pid", str(agent.pid), "--rate", "100", "--threads",
-            "--format", "raw", "-o", str(out)]
-    procs.start("py-spy", argv)
-    print(f"profiling the agent into {out}")
-
-
 # ------------------------------------------------------------------------------ servers
 
 
-def start_sink(procs: Procs, port: int) -> Proc:
+def start_sink(procs: Procs) -> tuple[Proc, str]:
+    port = free_port()
     proc = procs.start("sink", [sys.executable, str(Path(__file__).resolve()), "--sink-port", str(port)])
     wait_http(f"http://127.0.0.1:{port}/-/ready", proc, timeout=30)
-    return proc
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def start_pharos(procs: Procs, tmp: Path, port: int) -> Proc:
+def start_pharos(procs: Procs, tmp: Path) -> tuple[Proc, str]:
     config = tmp / "pharos.yml"
     config.write_text(SERVER_CONFIG)
-    proc = procs.start("pharos", pharos_argv(config, tmp / "pharos-data", port))
-    wait_http(f"http://127.0.0.1:{port}/-/ready", proc, timeout=90)
-    return proc
+    proc, url = start_server(procs, "pharos", config, tmp / "pharos-data")
+    wait_http(url + "/-/ready", proc, timeout=90)
+    return proc, url
 
 
 # ------------------------------------------------------------------------------- report
@@ -391,13 +386,8 @@ def run_all(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, Any]
     runs = []
     for sink_name in args.sinks.split(","):
         run = AgentRun(sink_name)
-        port = free_ports(1)[0]
-        if sink_name == "discard":
-            sink = start_sink(procs, port)
-            drive_agent(procs, tmp, corpus, run, f"http://127.0.0.1:{port}/loki/api/v1/push", args, sink)
-        else:
-            sink = start_pharos(procs, tmp, port)
-            drive_agent(procs, tmp, corpus, run, f"http://127.0.0.1:{port}/loki/api/v1/push", args, sink)
+        sink, url = start_sink(procs) if sink_name == "discard" else start_pharos(procs, tmp)
+        drive_agent(procs, tmp, corpus, run, f"{url}/loki/api/v1/push", args, sink)
         sink.stop()
         print(f"  {sink_name}: done in {run.wall_s:.1f}s" + " " * 40)
         runs.append(run)
@@ -411,21 +401,13 @@ def main() -> int:
         return 0
     check_space(args.size)
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="pharos-bench-agent-"))
-    procs = Procs(tmp / "logs")
-    try:
+    with work_dir("pharos-bench-agent-", args.keep) as (tmp, procs):
         rep = run_all(args, tmp, procs)
         print_report(rep)
         ok = verdicts(rep)
         rep |= {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "args": vars(args) | {"out": str(args.out)}}
-        path = args.out / f"agent-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(rep, indent=2, default=str))
-        print(f"results written to {path}")
+        write_report(args.out, "agent", rep)
         return 0 if ok else 1
-    finally:
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Process, port and HTTP helpers shared by the end-to-end tests (tests/interop, tests/crash)
-and the ingestion benchmark. Standard library only, so it runs before pharos is installed.
+and the benchmarks. Standard library only, so it runs before pharos is installed.
 
 Every process is started in its own session so that stopping it also stops its children, and
 every start goes through a `Procs` registry whose `stop_all()` the callers run in teardown.
@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 PROMETHEUS = "/usr/bin/prometheus"
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -117,6 +120,48 @@ class Procs:
             proc.stop()
 
 
+@contextlib.contextmanager
+def work_dir(prefix: str, keep: bool = False) -> Iterator[tuple[Path, Procs]]:
+    """A fresh directory and process registry: every process stopped at the end, the directory
+    removed unless `keep`."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    procs = Procs(tmp / "logs")
+    try:
+        yield tmp, procs
+    finally:
+        procs.stop_all()
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_report(out_dir: Path, name: str, report: dict[str, Any]) -> Path:
+    """Write `report` to `<out_dir>/<name>-<timestamp>.json` and say where."""
+    path = out_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"results written to {path}")
+    return path
+
+
+def py_spy(procs: Procs, pid: int, out: Path, rate: int, *flags: str) -> Proc:
+    """`py-spy record` of `pid` (raw format) into `out`; it writes when `pid` exits or on SIGINT."""
+    argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", str(rate)]
+    print(f"profiling pid {pid} into {out}", flush=True)
+    return procs.start("py-spy", [*argv, *flags, "--format", "raw", "-o", str(out)])
+
+
+def start_targets(procs: Procs, work: Path, targets: int, series: int, timeout: float = 60.0) -> list[int]:
+    """benchmarks/targets.py serving `targets` targets of `series` series; the ports they listen on."""
+    ports_file = work / "ports.json"
+    argv = [sys.executable, str(HERE / "targets.py"), "--targets", str(targets), "--series", str(series)]
+    proc = procs.start("targets", [*argv, "--ports-file", str(ports_file)])
+    deadline = time.monotonic() + timeout
+    while not ports_file.exists():
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"target server did not start:\n{proc.log_tail()}")
+        time.sleep(0.1)
+    return list(json.loads(ports_file.read_text()))
+
+
 # ---------------------------------------------------------------------------------------- HTTP
 
 
@@ -207,6 +252,24 @@ def prometheus_argv(config: Path, data_dir: Path, port: int, block: str | None =
     if block:
         argv += [f"--storage.tsdb.min-block-duration={block}", f"--storage.tsdb.max-block-duration={block}"]
     return argv
+
+
+def start_server(
+    procs: Procs,
+    name: str,
+    config: Path,
+    data_dir: Path,
+    prometheus_flags: Sequence[str] = (),
+    block: str | None = None,
+) -> tuple[Proc, str]:
+    """Start pharos (`name` "pharos") or Prometheus (any other name, with `prometheus_flags` and
+    fixed `block` durations) on a free port; (process, base URL), not waiting for readiness."""
+    port = free_port()
+    if name == "pharos":
+        argv = pharos_argv(config, data_dir, port)
+    else:
+        argv = [*prometheus_argv(config, data_dir, port, block), *prometheus_flags]
+    return procs.start(name, argv), f"http://127.0.0.1:{port}"
 
 
 def scrape_config_yaml(

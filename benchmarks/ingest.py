@@ -13,11 +13,8 @@ issue 2. Exit status 1 when a floor fails. Results also go to benchmarks/out/ as
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,13 +30,15 @@ from e2e_harness import (
     Proc,
     Procs,
     cpu_seconds,
-    free_ports,
     hwm_bytes,
-    pharos_argv,
-    prometheus_argv,
+    py_spy,
     rss_bytes,
     scrape_config_yaml,
+    start_server,
+    start_targets,
     wait_http,
+    work_dir,
+    write_report,
 )
 from server_figures import Figures, block_figures, figures
 
@@ -97,41 +96,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def start_targets(procs: Procs, tmp: Path, args: argparse.Namespace) -> list[int]:
-    ports_file = tmp / "ports.json"
-    argv = [
-        sys.executable,
-        str(HERE / "targets.py"),
-        "--targets",
-        str(args.targets),
-        "--series",
-        str(args.series),
-        "--ports-file",
-        str(ports_file),
-    ]
-    proc = procs.start("targets", argv)
-    deadline = time.monotonic() + 60
-    while not ports_file.exists():
-        if not proc.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"target server did not start:\n{proc.log_tail()}")
-        time.sleep(0.1)
-    return list(json.loads(ports_file.read_text()))
-
-
 def start_servers(procs: Procs, tmp: Path, ports: list[int], args: argparse.Namespace) -> list[Side]:
     config = scrape_config_yaml({"node": [f"127.0.0.1:{p}" for p in ports]}, args.interval)
     (tmp / "prometheus.yml").write_text(config)
     (tmp / "pharos.yml").write_text(config + PHAROS_STORAGE.format(block=args.block, ooo=args.interval))
-    prom_port, pharos_port = free_ports(2)
     sides = []
-    if args.only != "pharos":
-        argv = prometheus_argv(tmp / "prometheus.yml", tmp / "prom-data", prom_port, args.block)
-        proc = procs.start("prometheus", argv)
-        sides.append(Side("prometheus", proc, f"http://127.0.0.1:{prom_port}", tmp / "prom-data"))
-    if args.only != "prometheus":
-        argv = pharos_argv(tmp / "pharos.yml", tmp / "pharos-data", pharos_port)
-        proc = procs.start("pharos", argv)
-        sides.append(Side("pharos", proc, f"http://127.0.0.1:{pharos_port}", tmp / "pharos-data"))
+    for name, files in (("prometheus", "prom"), ("pharos", "pharos")):
+        if args.only in (None, name):
+            data = tmp / f"{files}-data"
+            proc, url = start_server(procs, name, tmp / f"{name}.yml", data, block=args.block)
+            sides.append(Side(name, proc, url, data))
     for side in sides:
         wait_http(side.url + "/-/ready", side.proc, timeout=60)
     return sides
@@ -287,39 +261,16 @@ def print_table(results: dict[str, dict[str, Any]], checks: list[dict[str, Any]]
         console.print(verdicts)
 
 
-def start_profile(procs: Procs, side: Side, out: Path, seconds: float) -> None:
-    py_spy = Path(sys.executable).parent / "py-spy"
-    argv = [
-        str(py_spy),
-        "record",
-        "--pid",
-        str(side.proc.pid),
-        "--duration",
-        str(int(seconds)),
-        "--subprocesses",
-        "--rate",
-        "50",
-        "--format",
-        "raw",
-        "-o",
-        str(out),
-    ]
-    procs.start("py-spy", argv)
-    console.print(f"profiling pharos into {out}")
-
-
 def main() -> int:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     expected = args.targets * (args.series + SYNTHETIC)
-    tmp = Path(tempfile.mkdtemp(prefix="pharos-bench-"))
-    procs = Procs(tmp / "logs")
-    try:
+    with work_dir("pharos-bench-", args.keep) as (tmp, procs):
         console.print(
             f"work dir {tmp}; {args.targets} targets x {args.series} series, "
             f"every {args.interval}, {args.duration:.0f}s, blocks of {args.block}"
         )
-        ports = start_targets(procs, tmp, args)
+        ports = start_targets(procs, tmp, args.targets, args.series)
         sides = start_servers(procs, tmp, ports, args)
         started = time.monotonic()
         wait_all_series(sides, expected, timeout=60)
@@ -327,7 +278,8 @@ def main() -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         pharos_side = [s for s in sides if s.name == "pharos"]
         if args.profile and pharos_side:
-            start_profile(procs, pharos_side[0], args.out / f"pharos-profile-{stamp}.txt", window)
+            out = args.out / f"pharos-profile-{stamp}.txt"
+            py_spy(procs, pharos_side[0].proc.pid, out, 50, "--duration", str(int(window)), "--subprocesses")
         measure(sides, window, args.block_wait)
         results = {s.name: summarise(s, expected) for s in sides}
         checks = ratios(results)
@@ -340,14 +292,8 @@ def main() -> int:
             "figures": {s.name: [asdict(s.start), asdict(s.end)] for s in sides if s.start and s.end},
             "rss_timeline": {s.name: s.rss_timeline for s in sides},
         }
-        path = args.out / f"ingest-{stamp}.json"
-        path.write_text(json.dumps(report, indent=2, default=str))
-        console.print(f"results written to {path}")
+        write_report(args.out, "ingest", report)
         return 0 if all(c["floor_ok"] for c in checks) else 1
-    finally:
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

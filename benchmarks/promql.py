@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_harness import Procs, free_ports, hwm_bytes, pharos_argv, prometheus_argv, wait_http
+from e2e_harness import Procs, hwm_bytes, start_server, wait_http
 
 PROMTOOL = "/usr/bin/promtool"
 SCRAPE_S = 15
@@ -493,18 +493,13 @@ def prepare(work: Path, args: argparse.Namespace) -> int:
 def start(procs: Procs, work: Path) -> list[Server]:
     config = work / "config.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")
-    p1, p2 = free_ports(2)
-    ph = procs.start("pharos", pharos_argv(config, work / "pharos", p1))
-    pr = procs.start(
-        "prometheus", [*prometheus_argv(config, work / "prometheus", p2), "--storage.tsdb.retention.time=30d"]
-    )
-    servers = [
-        Server("pharos", f"http://127.0.0.1:{p1}", ph.pid),
-        Server("prometheus", f"http://127.0.0.1:{p2}", pr.pid),
+    started = [
+        start_server(procs, name, config, work / name, ["--storage.tsdb.retention.time=30d"])
+        for name in ("pharos", "prometheus")
     ]
-    wait_http(servers[0].url + "/-/ready", ph, timeout=300)
-    wait_http(servers[1].url + "/-/ready", pr, timeout=300)
-    return servers
+    for proc, url in started:
+        wait_http(url + "/-/ready", proc, timeout=300)
+    return [Server(proc.name, url, proc.pid) for proc, url in started]
 
 
 def main() -> int:

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,11 +38,12 @@ from e2e_harness import (
     Proc,
     Procs,
     cpu_seconds,
-    free_ports,
     hwm_bytes,
-    pharos_argv,
-    prometheus_argv,
+    py_spy,
+    start_server,
     wait_http,
+    work_dir,
+    write_report,
 )
 from server_figures import figures
 
@@ -191,17 +190,11 @@ class Phase:
         return self.samples / self.cpu_s if self.cpu_s else float("nan")
 
 
-def start_server(procs: Procs, tmp: Path, name: str) -> tuple[Proc, str, Path]:
-    port = free_ports(1)[0]
+def launch(procs: Procs, tmp: Path, name: str) -> tuple[Proc, str, Path]:
     config = tmp / f"{name}.yml"
     config.write_text(CONFIG)
     data = tmp / f"{name}-data"
-    if name == "prometheus":
-        argv = [*prometheus_argv(config, data, port), "--web.enable-remote-write-receiver"]
-    else:
-        argv = pharos_argv(config, data, port)
-    proc = procs.start(name, argv)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(procs, name, config, data, ["--web.enable-remote-write-receiver"])
     wait_http(url + "/-/ready", proc, timeout=90)
     return proc, url, data
 
@@ -229,9 +222,12 @@ def run_phase(procs: Procs, server: Proc, name: str, url: str, data: Path, phase
 
 
 def run_server(procs: Procs, tmp: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
-    server, url, data = start_server(procs, tmp, name)
+    server, url, data = launch(procs, tmp, name)
     phases = [Phase("new series"), Phase("steady")]
-    prof = start_profile(procs, server, args) if args.profile and name == "pharos" else None
+    prof = None
+    if args.profile and name == "pharos":
+        profile = args.out / f"remote-write-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        prof = py_spy(procs, server.pid, profile, 100, "--subprocesses")
     run_phase(procs, server, name, url, data, phases[0], "0:1", args)
     run_phase(procs, server, name, url, data, phases[1], f"1:{args.rounds}", args)
     peak = hwm_bytes(server.pid)
@@ -247,20 +243,11 @@ def run_server(procs: Procs, tmp: Path, name: str, args: argparse.Namespace) -> 
     return out
 
 
-def start_profile(procs: Procs, server: Proc, args: argparse.Namespace) -> Proc:
-    out = args.out / f"remote-write-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-    py_spy = Path(sys.executable).parent / "py-spy"
-    argv = [str(py_spy), "record", "--pid", str(server.pid), "--rate", "100", "--subprocesses",
-            "--format", "raw", "-o", str(out)]
-    print(f"  profiling pharos into {out}")
-    return procs.start("py-spy", argv)
-
-
 # -------------------------------------------------------------------------------- report
 
 
 def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     if {"pharos", "prometheus"} - results.keys():
         return out
     for phase in ("new series", "steady", "all"):
@@ -300,9 +287,7 @@ def main() -> int:
         client_main(args)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="pharos-bench-rw-"))
-    procs = Procs(tmp / "logs")
-    try:
+    with work_dir("pharos-bench-rw-", args.keep) as (tmp, procs):
         args.payloads = tmp / "payloads.bin"
         t0 = time.monotonic()
         total = build_payloads(args.payloads, args)
@@ -320,14 +305,8 @@ def main() -> int:
                   f"target >= {TARGET}x {'met' if c['target_ok'] else 'missed'}")
         report = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "total_samples": total,
                   "args": {k: str(v) for k, v in vars(args).items()}, "results": results, "checks": checks}
-        path = args.out / f"remote-write-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(report, indent=2, default=str))
-        print(f"results written to {path}")
+        write_report(args.out, "remote-write", report)
         return 0 if all(c["floor_ok"] for c in checks if c["phase"] == "all") else 1
-    finally:
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
