@@ -49,11 +49,11 @@ from e2e_harness import (
     Procs,
     api_get,
     cpu_seconds,
-    free_port,
     http_get,
-    pharos_argv,
-    prometheus_argv,
+    py_spy,
     scrape_config_yaml,
+    start_server,
+    start_targets,
     wait_http,
 )
 
@@ -141,27 +141,9 @@ class Side:
     cpu_s_per_round: float = 0.0  # process CPU (rules and the 15 s scrapes) per interval
 
 
-def start_targets(procs: Procs, work: Path, args: argparse.Namespace) -> list[int]:
-    ports_file = work / "ports.json"
-    argv = [sys.executable, str(HERE / "targets.py"), "--targets", str(args.targets),
-            "--series", str(args.series), "--ports-file", str(ports_file)]
-    proc = procs.start("targets", argv)
-    deadline = time.monotonic() + 60
-    while not ports_file.exists():
-        if not proc.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"target server did not start:\n{proc.log_tail()}")
-        time.sleep(0.1)
-    return list(json.loads(ports_file.read_text()))
-
-
 def start_side(name: str, procs: Procs, work: Path) -> Side:
-    port = free_port()
-    config, data = work / "config.yml", work / f"data-{name}"
-    if name == "pharos":
-        proc = procs.start(name, pharos_argv(config, data, port))
-    else:
-        proc = procs.start(name, prometheus_argv(config, data, port))
-    side = Side(name, f"http://127.0.0.1:{port}", proc.pid)
+    proc, url = start_server(procs, name, work / "config.yml", work / f"data-{name}")
+    side = Side(name, url, proc.pid)
     wait_http(side.url + "/-/ready", proc, timeout=120)
     return side
 
@@ -248,13 +230,6 @@ def summarise(side: Side) -> dict[str, Any]:
     }
 
 
-def start_profile(procs: Procs, side: Side, out: Path) -> Proc:
-    argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(side.pid),
-            "--rate", "50", "--format", "raw", "-o", str(out)]
-    print(f"profiling pharos into {out}", flush=True)
-    return procs.start("py-spy", argv)
-
-
 def stop_profile(proc: Proc) -> None:
     """SIGINT makes py-spy write its output."""
     with contextlib.suppress(ProcessLookupError):
@@ -272,7 +247,7 @@ def run_side(name: str, work: Path, args: argparse.Namespace, n_groups: int) -> 
         spy = None
         if args.profile and name == "pharos":
             out = args.out.parent / f"pharos-rules-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-            spy = start_profile(procs, side, out)
+            spy = py_spy(procs, side.pid, out, 50)
         measure(side, args, n_groups)
         if spy is not None:
             stop_profile(spy)
@@ -303,7 +278,7 @@ def main() -> int:
         work = Path(tmp)
         shared = Procs(work / "logs")
         try:
-            ports = start_targets(shared, work, args)
+            ports = start_targets(shared, work, args.targets, args.series)
             instances = [f"127.0.0.1:{p}" for p in ports]
             (work / "rules.yml").write_text(rule_file(instances, f"{args.interval}s"))
             # no Alertmanager on either side (pharos would otherwise send to its built-in one)
