@@ -17,10 +17,10 @@ from .conftest import get_json, shot, wait_until
 API = "/api/pharos/v1/monitors"
 
 
-def push_values(server: str, values: dict[str, float]) -> None:
-    """Replace the Pushgateway group job=webmon with one web_monitor_value series per host."""
-    body = "".join(f'web_monitor_value{{host="{h}"}} {v}\n' for h, v in values.items()).encode()
-    req = urllib.request.Request(f"{server}/metrics/job/webmon", data=body, method="PUT")
+def push_values(server: str, values: dict[str, float], job: str = "webmon") -> None:
+    """Replace the Pushgateway group `job` with one `<job>_value` series per host."""
+    body = "".join(f'{job}_value{{host="{h}"}} {v}\n' for h, v in values.items()).encode()
+    req = urllib.request.Request(f"{server}/metrics/job/{job}", data=body, method="PUT")
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status in (200, 202), r.status
 
@@ -58,7 +58,7 @@ def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tupl
     pg, log = page
     name = "web-threshold"
     push_values(server, {"a": 1, "b": 2})
-    query = "max by (host) (web_monitor_value)"
+    query = "max by (host) (webmon_value)"
     wait_until(lambda: query_values(server, query) == {"a": 1.0, "b": 2.0})
     pg.goto(f"{server}/monitors")
     _done(pg)
@@ -286,4 +286,31 @@ def test_config_monitor_is_read_only_but_mutes(server: str, page: tuple) -> None
     pg.click('[data-testid="monitor-unmute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]', state="detached")
     assert monitor(server, "web-config")["muted"] is False  # type: ignore[index]
+    assert log.errors == []
+
+
+def test_outlier_monitor_draws_its_outlying_member_in_red(server: str, page: tuple) -> None:
+    pg, log = page
+    push_values(server, {"a": 1, "b": 1.1, "c": 0.9, "d": 1.05, "e": 50}, job="webout")
+    outlier = {"algorithm": "mad", "window": "1m", "step": "1s"}
+    body = {
+        "name": "web-outlier",
+        "type": "outlier",
+        "query": "webout_value",
+        "group_by": ["host"],
+        "interval": "1s",
+        "outlier": outlier,
+    }
+    assert send(server, "POST", API, body) == 201
+    wait_until(lambda: monitor(server, "web-outlier")["state"] == "ALERT")  # type: ignore[index]
+    pg.goto(f"{server}/monitors/web-outlier?from=now-1m&to=now")
+    _done(pg)
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    strokes = pg.evaluate(
+        "window.__pharos.charts.monitor.uplot.series.slice(1).map(s => [s.label, s._stroke])"
+    )
+    red = [label for label, stroke in strokes if stroke == "#c4162a"]
+    assert red == ['webout_value{host="e", job="webout"}'] and len(strokes) == 5
+    assert pg.locator('[data-testid="group"][data-state="ALERT"]').inner_text().startswith('host="e"')
+    assert send(server, "DELETE", f"{API}/web-outlier") == 204
     assert log.errors == []

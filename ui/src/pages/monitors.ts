@@ -42,7 +42,7 @@ const LEVEL_COLORS = { critical: "#c4162a", warning: "#ff9830" };
 const MUTE_CHOICES: Array<[string, string]> = [["", "until unmuted"], ["1h", "for 1h"], ["4h", "for 4h"], ["1d", "for 1 day"], ["1w", "for 1 week"]];
 
 // What a group's value is, where it is not the query's value.
-const VALUE_NAMES: Partial<Record<MonitorType, string>> = { anomaly: "Anomalous points", forecast: "Band extreme", outlier: "Outlier", composite: "Value" };
+const VALUE_NAMES: Partial<Record<MonitorType, string>> = { anomaly: "Anomalous points", forecast: "Band extreme", outlier: "Outlier" };
 
 function valueText(type: MonitorType, v: number | null): string {
   return type === "anomaly" && v !== null ? `${formatValue(v * 100)}%` : formatValue(v);
