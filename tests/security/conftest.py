@@ -14,11 +14,12 @@ Start = Callable[..., SecureServer]
 
 @pytest.fixture(scope="module")
 def start_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start]:
-    """Factory: start_module(config_text, ca=None) -> a ready SecureServer, kept for the module."""
+    """Factory: start_module(config_text, ca=..., cert=..., auth=...) -> a ready SecureServer, kept for
+    the module."""
     started: list[SecureServer] = []
 
-    def start(config: str, *, ca: Path | None = None, **client: Any) -> SecureServer:
-        server = SecureServer(tmp_path_factory.mktemp("pharos"), config, ca=ca, **client)
+    def start(config: str, **client: Any) -> SecureServer:
+        server = SecureServer(tmp_path_factory.mktemp("pharos"), config, **client)
         started.append(server)
         server.wait_ready()
         return server

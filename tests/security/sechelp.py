@@ -23,7 +23,15 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 class SecureServer(PharosProcess):
     """`pharos server` with `config` written to pharos.yml; `scheme` https when it has TLS."""
 
-    def __init__(self, workdir: Path, config: str, *, ca: Path | None = None, **client: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: str,
+        *,
+        ca: Path | None = None,
+        cert: tuple[Path, Path] | None = None,
+        **client: Any,
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "pharos.yml").write_text(config)
         super().__init__(workdir, "server", ["--config", str(workdir / "pharos.yml")])
@@ -34,7 +42,7 @@ class SecureServer(PharosProcess):
             base_url=self.url,
             timeout=30,
             trust_env=False,
-            verify=client_context(ca) if ca else True,
+            verify=client_context(ca, cert) if ca else True,
             **client,
         )
 
@@ -43,63 +51,33 @@ class SecureServer(PharosProcess):
         return self.url.replace("http", "ws", 1) + path
 
 
-def client_context(ca: Path) -> ssl.SSLContext:
-    """A client TLS context trusting only `ca`."""
-    return ssl.create_default_context(cafile=str(ca))
+def client_context(ca: Path, cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """A client TLS context trusting only `ca`, presenting `cert` (certificate, key) if given."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert is not None:
+        context.load_cert_chain(*cert)
+    return context
 
 
 def make_ca(folder: Path) -> dict[str, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost signed by it (openssl CLI)."""
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, both signed
+    by the CA (openssl CLI); keys by name: ca.pem, server.pem/.key, client.pem/.key."""
     folder.mkdir(parents=True, exist_ok=True)
-    p = {
-        name: folder / name for name in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem", "ext")
-    }
-    p["ext"].write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        p["ca.key"],
-        "-out",
-        p["ca.pem"],
-        "-days",
-        "1",
-        "-subj",
-        "/CN=pharos-test-ca",
-    )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        p["server.key"],
-        "-out",
-        p["server.csr"],
-        "-subj",
-        "/CN=127.0.0.1",
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        p["server.csr"],
-        "-CA",
-        p["ca.pem"],
-        "-CAkey",
-        p["ca.key"],
-        "-CAcreateserial",
-        "-out",
-        p["server.pem"],
-        "-days",
-        "1",
-        "-extfile",
-        p["ext"],
-    )
-    return p
+    ca_key, ca = folder / "ca.key", folder / "ca.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1",
+             "-subj", "/CN=pharos-test-ca")  # fmt: skip
+    paths = {"ca.pem": ca}
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        key, csr, cert, extfile = (folder / f"{name}.{s}" for s in ("key", "csr", "pem", "ext"))
+        extfile.write_text(ext + "\n")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+        _openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+                 "-days", "1", "-extfile", extfile)  # fmt: skip
+        paths |= {f"{name}.pem": cert, f"{name}.key": key}
+    return paths
 
 
 def _openssl(*args: str | Path) -> None:
