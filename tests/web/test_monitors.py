@@ -314,3 +314,34 @@ def test_outlier_monitor_draws_its_outlying_member_in_red(server: str, page: tup
     assert pg.locator('[data-testid="group"][data-state="ALERT"]').inner_text().startswith('host="e"')
     assert send(server, "DELETE", f"{API}/web-outlier") == 204
     assert log.errors == []
+
+
+def test_forecast_monitor_draws_the_forecast_band_and_threshold(server: str, page: tuple) -> None:
+    pg, log = page
+    query = 'pharos_tsdb_head_series{job="pharos"}'
+    forecast = {"algorithm": "linear", "model": "reactive", "horizon": "10m", "step": "1s", "history": "10m"}
+    body = {
+        "name": "web-forecast",
+        "type": "forecast",
+        "query": query,
+        "interval": "1s",
+        "thresholds": {"critical": 1e6},
+        "forecast": forecast,
+    }
+    assert send(server, "POST", API, body) == 201
+    wait_until(lambda: _band(server, f'forecast_upper({query}, "linear", 600, "reactive")'), timeout=60)
+    pg.goto(f"{server}/monitors/web-forecast?from=now-5m&to=now")
+    _done(pg)
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    labels = pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
+    key = f'{{instance="{server.removeprefix("http://")}", job="pharos"}}'
+    assert labels == [
+        f"pharos_tsdb_head_series{key}",
+        f"forecast +10m upper {key}",
+        f"forecast +10m lower {key}",
+        "critical",
+    ]
+    assert pg.evaluate("window.__pharos.charts.monitor.uplot.bands.length") == 1
+    assert "Band extreme" in pg.locator('[data-testid="monitor-groups"]').inner_text()
+    assert send(server, "DELETE", f"{API}/web-forecast") == 204
+    assert log.errors == []
