@@ -101,7 +101,7 @@ class WebComponent:
         @app.api_route("/assets/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
         async def asset(name: str) -> Response:
             base = (self.static_dir / "assets").resolve()
-            path = (base / name).resolve()
+            path = (base / name.replace("\x00", "\ufffd")).resolve()  # a NUL byte names no file
             if not path.is_relative_to(base) or not path.is_file():
                 return Response("404 page not found\n", status_code=404, media_type="text/plain")
             media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
