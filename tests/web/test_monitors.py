@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
+from typing import Any, cast
 
 from .conftest import get_json, shot, wait_until
 
@@ -31,12 +32,19 @@ def query_values(server: str, query: str) -> dict[str, float]:
     return {s["metric"].get("host", ""): float(s["value"][1]) for s in result}
 
 
-def monitor(server: str, name: str) -> dict[str, object] | None:
+def monitor(server: str, name: str) -> dict[str, Any]:
+    """The API's detail of a monitor."""
+    return cast(dict[str, Any], get_json(f"{server}{API}/{urllib.parse.quote(name)}"))
+
+
+def exists(server: str, name: str) -> bool:
+    """Whether the API has the monitor (404 when not)."""
     try:
-        return get_json(f"{server}{API}/{urllib.parse.quote(name)}")  # type: ignore[return-value]
+        monitor(server, name)
     except urllib.error.HTTPError as exc:
         assert exc.code == 404, exc.code
-        return None
+        return False
+    return True
 
 
 def send(server: str, method: str, path: str, body: object | None = None) -> int:
@@ -79,35 +87,34 @@ def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tupl
     )
     assert "warning must not be above critical for comparison above" in err.inner_text()
     assert pg.locator('[data-input="thresholds.warning"].has-error').count() == 1
-    assert monitor(server, name) is None
+    assert not exists(server, name)
     pg.fill('[data-input="thresholds.warning"]', "5")
     pg.click('[data-testid="monitor-save"]')
     pg.wait_for_url(re.compile(f"/monitors/{name}(\\?|$)"))  # the chart adds from/to
     _done(pg)
     created = monitor(server, name)
-    assert created is not None
     definition = created["definition"]
-    assert definition["group_by"] == ["host"] and definition["interval"] == 1.0  # type: ignore[index]
+    assert definition["group_by"] == ["host"] and definition["interval"] == 1.0
     assert definition["thresholds"] == {
         "critical": 10.0,
         "critical_recovery": None,
         "warning": 5.0,
         "warning_recovery": None,
-    }  # type: ignore[index]
-    assert definition["labels"] == {"team": "web"}  # type: ignore[index]
+    }
+    assert definition["labels"] == {"team": "web"}
 
     # The list: the monitor's state and both groups OK; then host a passes critical.
     pg.goto(f"{server}/monitors?q=web-")
     row = pg.wait_for_selector(f'[data-monitor="{name}"][data-state="OK"]', timeout=20_000)
-    assert row.query_selector('[data-testid="monitor-groups"] [data-group-state="OK"]').inner_text() == "2 OK"  # type: ignore[union-attr]
+    assert row.query_selector('[data-testid="monitor-groups"] [data-group-state="OK"]').inner_text() == "2 OK"
     push_values(server, {"a": 20, "b": 2})
     row = pg.wait_for_selector(f'[data-monitor="{name}"][data-state="ALERT"]', timeout=20_000)
-    groups = row.query_selector('[data-testid="monitor-groups"]').inner_text()  # type: ignore[union-attr]
+    groups = row.query_selector('[data-testid="monitor-groups"]').inner_text()
     assert "1 ALERT" in groups and "1 OK" in groups and 'host="a"' in groups and 'host="b"' not in groups
     assert (
         row.query_selector('[data-testid="last-transition"]').inner_text().startswith('OK → ALERT {host="a"}')
-    )  # type: ignore[union-attr]
-    assert row.query_selector(".badge.state").get_attribute("class") == "badge state bad"  # type: ignore[union-attr]
+    )
+    assert row.query_selector(".badge.state").get_attribute("class") == "badge state bad"
     # Filters: by state (in the URL) and by type.
     pg.click('[data-state-filter="OK"]')
     assert "state=OK" in pg.url
@@ -137,16 +144,16 @@ def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tupl
     pg.click('[data-testid="monitor-mute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]:has-text("muted until")')
     got = monitor(server, name)
-    assert got is not None and got["muted"] is True and got["mute_end"] is not None
+    assert got["muted"] is True and got["mute_end"] is not None
     end = datetime.fromisoformat(str(got["mute_end"])[:19] + "+00:00").timestamp()
     assert 3500 < end - time.time() <= 3600
     pg.click('[data-testid="monitor-unmute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]', state="detached")
-    assert monitor(server, name)["muted"] is False  # type: ignore[index]
+    assert monitor(server, name)["muted"] is False
     pg.click('[data-testid="monitor-mute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]')
     got = monitor(server, name)
-    assert got is not None and got["muted"] is True and got["mute_end"] is None
+    assert got["muted"] is True and got["mute_end"] is None
     pg.goto(f"{server}/monitors")
     pg.wait_for_selector(f'[data-monitor="{name}"] [data-testid="muted"]')
 
@@ -154,11 +161,11 @@ def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tupl
     pg.click(f'[data-monitor="{name}"] [data-testid="monitor-link"]')
     _done(pg)
     pg.click('[data-testid="monitor-delete"]')
-    assert monitor(server, name) is not None
+    assert exists(server, name)
     pg.click('[data-testid="monitor-delete"]')
     pg.wait_for_url(f"{server}/monitors")
     _done(pg)
-    assert monitor(server, name) is None
+    assert not exists(server, name)
     assert pg.locator(f'[data-monitor="{name}"]').count() == 0
     # The refused save is the only console error (the browser logs the 400 response).
     assert [e for e in log.errors if "status of 400" not in e] == [], log.errors
@@ -213,7 +220,7 @@ def test_anomaly_monitor_draws_its_band_and_edits_through_the_form(server: str, 
     pg.fill('[data-input="anomaly.bounds"]', "3")
     pg.click('[data-testid="monitor-save"]')
     pg.wait_for_selector('[data-testid="monitor-editor"]', state="detached")
-    wait_until(lambda: monitor(server, name)["definition"]["anomaly"]["bounds"] == 3.0)  # type: ignore[index]
+    wait_until(lambda: monitor(server, name)["definition"]["anomaly"]["bounds"] == 3.0)
     pg.wait_for_selector('[data-testid="monitor-definition"] [data-key="anomaly.bounds"]:has-text("3")')
     assert send(server, "DELETE", f"{API}/{name}") == 204
     assert log.errors == []
@@ -239,7 +246,7 @@ def test_log_monitor_charts_its_logql_query_and_composite_has_no_chart(server: s
         )
         == 201
     )
-    wait_until(lambda: monitor(server, "web-composite")["state"] == "ALERT")  # type: ignore[index]
+    wait_until(lambda: monitor(server, "web-composite")["state"] == "ALERT")
     pg.goto(f"{server}/monitors/web-log?from=now-15m&to=now")
     _done(pg)
     pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
@@ -282,10 +289,10 @@ def test_config_monitor_is_read_only_but_mutes(server: str, page: tuple) -> None
     assert pg.locator('[data-testid="monitor-edit"], [data-testid="monitor-delete"]').count() == 0
     pg.click('[data-testid="monitor-mute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]')
-    assert monitor(server, "web-config")["muted"] is True  # type: ignore[index]
+    assert monitor(server, "web-config")["muted"] is True
     pg.click('[data-testid="monitor-unmute"]')
     pg.wait_for_selector('.page-head [data-testid="muted"]', state="detached")
-    assert monitor(server, "web-config")["muted"] is False  # type: ignore[index]
+    assert monitor(server, "web-config")["muted"] is False
     assert log.errors == []
 
 
@@ -302,7 +309,7 @@ def test_outlier_monitor_draws_its_outlying_member_in_red(server: str, page: tup
         "outlier": outlier,
     }
     assert send(server, "POST", API, body) == 201
-    wait_until(lambda: monitor(server, "web-outlier")["state"] == "ALERT")  # type: ignore[index]
+    wait_until(lambda: monitor(server, "web-outlier")["state"] == "ALERT")
     pg.goto(f"{server}/monitors/web-outlier?from=now-1m&to=now")
     _done(pg)
     pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
