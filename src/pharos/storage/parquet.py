@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pharos.storage import blockread as br
 from pharos.storage.backend import BlockInfo, SampleRun
+from pharos.storage.durable import fsync_path
 from pharos.storage.labelcodec import decode_label_blob, encode_label_blob
 
 log = logging.getLogger("pharos.storage")
@@ -74,14 +75,6 @@ PARQUET_OPTIONS: dict[str, object] = {
 _SERIES_CACHE_ENTRIES = 64
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def catalog_table(first_ref: int, labels: Sequence[Sequence[str]]) -> pa.Table:
     """A series catalog: refs from `first_ref` on, each with its encoded labels."""
     return pa.table(
@@ -96,13 +89,9 @@ def write_parquet_atomic(table: pa.Table, path: Path, **options: object) -> int:
     """Write `table` to `path` via a temporary file + fsync + rename; returns the file size."""
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     pq.write_table(table, tmp, **options)  # type: ignore[arg-type]
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(tmp)
     os.rename(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     return path.stat().st_size
 
 
@@ -486,7 +475,7 @@ class ParquetBackend:
         write_parquet_atomic(data, tmp / "data.parquet", **PARQUET_OPTIONS)
         final = self.import_dir / name
         os.rename(tmp, final)
-        _fsync_dir(self.import_dir)
+        fsync_path(self.import_dir)
         return final
 
     def pending_imports(self) -> list[Path]:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pharos.storage.durable import fsync_path
+
 HEADER = struct.Struct("<BII")
 T = TypeVar("T")
 
@@ -36,14 +38,6 @@ def encode_record(kind: int, payload: bytes) -> bytes:
 def list_segments(directory: Path) -> list[int]:
     """The segment numbers in `directory`, ascending."""
     return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SegmentLog(Generic[T]):
@@ -159,7 +153,7 @@ class SegmentLog(Generic[T]):
         self._fd = os.open(self._path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.segment = segment
         self._segment_size = os.fstat(self._fd).st_size
-        _fsync_dir(self.dir)
+        fsync_path(self.dir)
 
     def write(self, data: bytes) -> None:
         """Write records to the current segment (into the OS page cache before returning)."""
