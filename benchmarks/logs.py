@@ -6,8 +6,10 @@
 2. Starts `pharos server`, pushes every body through `/loki/api/v1/push` from `--clients`
    threads; ingest MB/s and lines/s per CPU core = raw bytes (lines) / CPU seconds the server
    process used (utime + stime), next to wall-clock MB/s.
-3. Stops the server (the head is flushed), lets a restarted server compact, and reports stored
-   bytes (the logs directory) / raw bytes, next to `zstd -19` of the raw files for reference.
+3. Stops the server (the head is flushed into plain blocks), restarts it and waits until its
+   maintenance rounds have encoded and merged every block (see pharos.storage.logs.rewrite), with
+   the server CPU that took; reports stored bytes (everything under the logs directory: blocks,
+   stream catalogs, what is left of the WAL) / raw bytes, next to `zstd -19` of the raw files.
 4. Times (best of `--repeat`) a rare-needle query `{job="bench"} |= NEEDLE` next to
    `grep -F -c NEEDLE` over the raw files, and
    `sum by (level) (count_over_time({format="json"} | json [5m]))` next to a jq | awk pipeline,
@@ -37,6 +39,7 @@ from typing import Any
 import cramjam
 import orjson
 import psutil
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 from logsgen import NEEDLE, NS, Stream, lines_for, streams
@@ -194,6 +197,27 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def wait_compacted(logs: Path, settle_s: float = 75, timeout_s: float = 3600) -> int:
+    """Wait until every block is encoded and the set of blocks has not changed for `settle_s`
+    (a maintenance round runs every minute); returns the number of blocks."""
+    deadline, last, since = time.monotonic() + timeout_s, None, time.monotonic()
+    while time.monotonic() < deadline:
+        files = sorted(str(p) for p in logs.rglob("*.parquet"))
+        if files != last:
+            last, since = files, time.monotonic()
+        elif time.monotonic() - since >= settle_s and all(_encoded(Path(f)) for f in files):
+            return len(files)
+        time.sleep(5)
+    raise RuntimeError("compaction did not settle")
+
+
+def _encoded(path: Path) -> bool:
+    try:
+        return "tpl" in pq.read_schema(path).names
+    except OSError:
+        return False
+
+
 def query_needle(srv: Server, start: int, end: int) -> int:
     status, body = srv.get("/loki/api/v1/query_range", {"query": NEEDLE_QUERY, "start": str(start), "end": str(end),
                                                         "limit": "100000", "direction": "backward"})
@@ -255,9 +279,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     srv.stop()
     report_ingest(raw_bytes, lines, wall, cpu)
     srv = Server(data, config)  # replays nothing (flushed), compacts on its maintenance rounds
-    time.sleep(75)
+    cpu0, t0 = srv.cpu(), time.perf_counter()
+    blocks = wait_compacted(data / "logs")
+    print(f"compaction: {time.perf_counter() - t0:.0f} s until settled, server CPU {srv.cpu() - cpu0:.1f} s "
+          f"({raw_bytes / 1e6 / max(srv.cpu() - cpu0, 1e-9):.1f} MB/s per core)")
     stored = du(data / "logs")
-    blocks = len(list((data / "logs").rglob("*.parquet")))
     zstd = int(sh(f"cat {raw}/*.log | zstd -{args.zstd_level} -T0 -c | wc -c")) if shutil.which("zstd") else 0
     print(f"storage: {stored / 1e6:.1f} MB in {blocks} blocks = 1/{raw_bytes / stored:.1f} of raw"
           + (f" (zstd -{args.zstd_level} of the raw files: 1/{raw_bytes / zstd:.1f})" if zstd else ""))

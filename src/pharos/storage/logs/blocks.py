@@ -36,7 +36,7 @@ ENCODED_SCHEMA = codec.ENCODED_SCHEMA.append(pa.field("unit", pa.uint32()))
 ENCODED_OPTIONS: dict[str, object] = {
     "compression": "zstd",
     "compression_level": 9,
-    "use_dictionary": ["tpl", "meta"],
+    "use_dictionary": ["tpl", "meta", *codec.SLOT_COLUMNS[: codec.DICT_SLOTS]],
     "column_encoding": {
         "stream": "DELTA_BINARY_PACKED",
         "ts": "DELTA_BINARY_PACKED",

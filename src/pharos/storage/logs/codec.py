@@ -4,10 +4,11 @@ A *variable* is a JSON string value (`":"...` up to the closing quote or a backs
 holding a digit (`[\\w.]*\\d[\\w.]*`). Every variable is replaced in the line by a marker, chr(17)
 followed by one slot character:
 
-- `0`..`_` (slot 0..47): the value is in column `v00`..`v47` of the same row. Within a batch a
+- `0`..`o` (slot 0..63): the value is in column `v00`..`v63` of the same row. Within a batch a
   slot is the variable's context (the 6 characters before it) and its occurrence in the line,
   so a column holds one kind of value (request ids, latencies, paths, ...) and compresses well;
-- `a`..`i`: the value is the row's own timestamp as epoch seconds with 3, 6 or 9 decimals (as
+  contexts whose values repeat get slots 0..31, which blocks store with Parquet dictionaries;
+- `p`..`x`: the value is the row's own timestamp as epoch seconds with 3, 6 or 9 decimals (as
   loggers such as zap write it), so it costs nothing;
 - variables of rare contexts stay in the template as text.
 
@@ -25,11 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 MARK = "\x11"
-SLOTS = 48
+SLOTS = 64
+DICT_SLOTS = 32  # slots 0..31 hold repetitive values (Parquet dictionary pages), 32..63 the rest
+REPETITIVE = 0.25  # distinct values / occurrences at most this: a dictionary slot
 SLOT_BASE = 0x30
 # slot character -> (decimals, last-digit offset) of a value derived from the row's timestamp
 DERIVED = {
-    chr(0x61 + i): (d, off) for i, (d, off) in enumerate((d, o) for d in (3, 6, 9) for o in (0, -1, 1))
+    chr(0x70 + i): (d, off) for i, (d, off) in enumerate((d, o) for d in (3, 6, 9) for o in (0, -1, 1))
 }
 CONTEXT = 6
 MAX_OCCURRENCE = 8
@@ -101,16 +104,34 @@ def _slot_keys(split: _Split) -> np.ndarray:
     return np.where(occ < MAX_OCCURRENCE, ctx_id * MAX_OCCURRENCE + occ, -1)
 
 
-def _slots(keys: np.ndarray) -> np.ndarray:
-    """Per variable: slot 0..SLOTS-1 for the most frequent keys, -1 (inline) for the rest."""
+def _slots(keys: np.ndarray, values: pa.Array) -> np.ndarray:
+    """Per variable: a slot for the most frequent keys (repetitive ones in the dictionary slots),
+    -1 (inline) for the rest."""
     valid = keys >= 0
     uniq, counts = np.unique(keys[valid], return_counts=True)
-    top = np.argsort(-counts, kind="stable")[:SLOTS]
+    top = np.argsort(-counts, kind="stable")[: 2 * SLOTS]
     top = top[counts[top] >= MIN_SLOT_ROWS]
     slot = np.full(len(keys), -1, dtype=np.int64)
-    if len(top):
-        slot[valid] = _map(keys[valid], uniq[top], np.arange(len(top)))
+    if not len(top):
+        return slot
+    repetitive = _distinct_ratio(keys, values, uniq[top]) <= REPETITIVE
+    dict_keys = uniq[top][repetitive][:DICT_SLOTS]
+    other_keys = uniq[top][~repetitive][: SLOTS - DICT_SLOTS]
+    targets = np.r_[np.arange(len(dict_keys)), DICT_SLOTS + np.arange(len(other_keys))]
+    slot[valid] = _map(keys[valid], np.r_[dict_keys, other_keys], targets)
     return slot
+
+
+def _distinct_ratio(keys: np.ndarray, values: pa.Array, wanted: np.ndarray) -> np.ndarray:
+    """Per key of `wanted`: distinct values / occurrences, estimated on every 8th variable."""
+    sample = np.arange(0, len(keys), 8)
+    ids = np.asarray(pc.dictionary_encode(values.take(pa.array(sample))).indices, dtype=np.int64)
+    which = _map(keys[sample], wanted, np.arange(len(wanted)))
+    hit = which >= 0
+    pairs = np.unique(which[hit] * (int(ids.max(initial=0)) + 1) + ids[hit])
+    distinct = np.bincount(pairs // (int(ids.max(initial=0)) + 1), minlength=len(wanted))
+    seen = np.bincount(which[hit], minlength=len(wanted))
+    return distinct / np.maximum(seen, 1)
 
 
 def _map(values: np.ndarray, keys: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -160,7 +181,7 @@ def encode(table: pa.Table) -> pa.Table:
     try:
         split = _Split(con, lines)
         derived = _derived(split, ts)
-        slot = _slots(np.where(derived > 0, -1, _slot_keys(split)))
+        slot = _slots(np.where(derived > 0, -1, _slot_keys(split)), split.values)
         codes = np.where(derived > 0, derived, np.where(slot >= 0, slot + SLOT_BASE, 0))
         markers = pa.array([MARK + chr(c) for c in range(128)])
         pieces = pc.if_else(pa.array(codes > 0), markers.take(pa.array(codes)), split.values)
