@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,6 @@ from pharos.metrics.promql.values import (
     BadDataError,
     PromQLError,
     Querier,
-    QueryTimeoutError,
     Scalar,
     String,
     Vector,
@@ -235,56 +234,49 @@ async def _run(params: dict[str, str], run: Callable[[Any], QueryResult]) -> Res
     return _json(body)
 
 
+def _endpoint(
+    answer: Callable[[dict[str, str]], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A route answering from the request's parameters; a PromQL error is Prometheus's envelope."""
+
+    async def serve(request: Request) -> Response:
+        try:
+            return await answer(await _params(request))
+        except PromQLError as err:
+            return error_response(err)
+
+    return serve
+
+
 def query_router(querier_factory: Callable[[], Querier], limits: Limits | None = None) -> APIRouter:
     """An APIRouter serving the PromQL query endpoints."""
     router = APIRouter()
     base = limits or Limits()
 
-    async def instant(request: Request) -> Response:
-        try:
-            params = await _params(request)
-            t = parse_time(params.get("time"), int(time.time() * 1000))
-            lim = _limits(base, params)
-            return await _run(params, lambda node: Engine(querier_factory(), lim).instant(node, t))
-        except PromQLError as err:
-            return error_response(err)
+    async def instant(params: dict[str, str]) -> Response:
+        t = parse_time(params.get("time"), int(time.time() * 1000))
+        lim = _limits(base, params)
+        return await _run(params, lambda node: Engine(querier_factory(), lim).instant(node, t))
 
-    async def range_(request: Request) -> Response:
-        try:
-            params = await _params(request)
-            start = parse_time(params.get("start"), -1)
-            end = parse_time(params.get("end"), -1)
-            if "start" not in params or "end" not in params:
-                raise BadDataError(f'invalid parameter "{"start" if "start" not in params else "end"}"')
-            if "step" not in params:
-                raise BadDataError('invalid parameter "step": cannot parse "" to a valid duration')
-            step = parse_duration_ms(params["step"], "step")
-            if end < start:
-                raise BadDataError('invalid parameter "end": end timestamp must not be before start time')
-            lim = _limits(base, params)
-            return await _run(
-                params, lambda node: Engine(querier_factory(), lim).range(node, start, end, step)
-            )
-        except QueryTimeoutError as err:
-            return error_response(err)
-        except PromQLError as err:
-            return error_response(err)
+    async def range_(params: dict[str, str]) -> Response:
+        start = parse_time(params.get("start"), -1)
+        end = parse_time(params.get("end"), -1)
+        if "start" not in params or "end" not in params:
+            raise BadDataError(f'invalid parameter "{"start" if "start" not in params else "end"}"')
+        if "step" not in params:
+            raise BadDataError('invalid parameter "step": cannot parse "" to a valid duration')
+        step = parse_duration_ms(params["step"], "step")
+        if end < start:
+            raise BadDataError('invalid parameter "end": end timestamp must not be before start time')
+        lim = _limits(base, params)
+        return await _run(params, lambda node: Engine(querier_factory(), lim).range(node, start, end, step))
 
-    async def format_query(request: Request) -> Response:
-        try:
-            params = await _params(request)
-            node = parse_query_param(params.get("query", ""))
-            return _json({"status": "success", "data": node.prettify()})
-        except PromQLError as err:
-            return error_response(err)
+    async def format_query(params: dict[str, str]) -> Response:
+        node = parse_query_param(params.get("query", ""))
+        return _json({"status": "success", "data": node.prettify()})
 
-    async def parse_query(request: Request) -> Response:
-        try:
-            params = await _params(request)
-            node = parse_query_param(params.get("query", ""))
-            return _json({"status": "success", "data": ast_json(node)})
-        except PromQLError as err:
-            return error_response(err)
+    async def parse_query(params: dict[str, str]) -> Response:
+        return _json({"status": "success", "data": ast_json(parse_query_param(params.get("query", "")))})
 
     for path, fn in (
         ("/api/v1/query", instant),
@@ -292,7 +284,7 @@ def query_router(querier_factory: Callable[[], Querier], limits: Limits | None =
         ("/api/v1/format_query", format_query),
         ("/api/v1/parse_query", parse_query),
     ):
-        router.add_api_route(path, fn, methods=["GET", "POST"], include_in_schema=True)
+        router.add_api_route(path, _endpoint(fn), methods=["GET", "POST"], include_in_schema=True)
     return router
 
 
