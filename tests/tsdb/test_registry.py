@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tsdb_helpers import lbl
 
-from pharos.metrics.model import Matcher, MatchOp
+from pharos.metrics.model import Matcher, MatchOp, make_labels
 from pharos.metrics.tsdb.registry import SeriesRegistry
 
 
@@ -71,3 +74,28 @@ def test_match_any_is_a_union() -> None:
     reg = _registry()
     got = reg.match_any([[_m("code", "=", "500")], [_m("instance", "=", "a")]])
     assert got.tolist() == [0, 4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.dictionaries(st.sampled_from("abc"), st.text("xyz", max_size=3), max_size=3))))
+def test_label_order_follows_labels_across_refreshes(batches: list) -> None:
+    reg = SeriesRegistry()
+    for batch in [{"x": str(i)} for i in range(8)], *batches:  # ranked first, then added in steps
+        for pairs in batch:
+            labels = make_labels({"__name__": "m", **pairs})
+            if reg.get(labels) is None:
+                reg.add(labels)
+        reg.refresh_order()
+        refs = np.arange(len(reg), dtype=np.uint32)[::-1]
+        order = reg.label_order(refs)
+        assert order is not None
+        assert [reg.labels(r) for r in refs[order].tolist()] == sorted(reg.labels(r) for r in refs.tolist())
+
+
+def test_label_order_is_unknown_for_series_added_since_the_refresh() -> None:
+    reg = _registry()
+    reg.refresh_order()
+    reg.add(lbl("up", job="z"))
+    assert reg.label_order(np.array([0, 5], np.uint32)) is None
+    order = reg.label_order(np.array([3, 0, 4], np.uint32))
+    assert order is not None and order.tolist() == [0, 2, 1]  # http_requests 200, 500, then up

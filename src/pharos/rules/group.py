@@ -8,10 +8,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pharos.metrics.model import STALE_NAN, Labels, is_stale_marker
+from pharos.metrics.model import STALE_NAN, Labels, Matcher, is_stale_marker
+from pharos.metrics.promql.engine import read_spans
+from pharos.metrics.tsdb.db import TSDB
 from pharos.rules.rule import (
     Alert,
     AlertContext,
@@ -102,6 +105,7 @@ class Group:
         self.previous: list[set[Labels]] = [set() for _ in self.rules]
         self._reads = [Reads.of(r, d.is_logs) for r in d.rules]
         self._writes = [{r.record} if r.record else {"ALERTS", "ALERTS_FOR_STATE"} for r in d.rules]
+        self._spans = {} if d.is_logs else _read_spans(d.rules)
         self.last_evaluation_ms = 0
         self.evaluation_s = 0.0
         self.should_restore = not restored
@@ -124,18 +128,24 @@ class Group:
         qt = t_ms - round(self.d.query_offset_s * 1000)
         pending: list[Sample] = []
         pending_names: set[str] = set()
-        for i, rule in enumerate(self.rules):
-            if pending and self._reads[i].reads_any(pending_names):
+        with self._read_scope(storage):
+            for i, rule in enumerate(self.rules):
+                if pending and self._reads[i].reads_any(pending_names):
+                    storage.append(pending, qt)
+                    pending, pending_names = [], set()
+                out = self._eval_rule(i, rule, qt, t_ms, storage, notify)
+                if out:
+                    pending += out
+                    pending_names |= self._writes[i]
+            if pending:
                 storage.append(pending, qt)
-                pending, pending_names = [], set()
-            out = self._eval_rule(i, rule, qt, t_ms, storage, notify)
-            if out:
-                pending += out
-                pending_names |= self._writes[i]
-        if pending:
-            storage.append(pending, qt)
         self.evaluation_s = time.perf_counter() - started
         self.last_evaluation_ms = t_ms
+
+    def _read_scope(self, storage: RuleStorage) -> AbstractContextManager[None]:
+        """Over the TSDB, one read per selector for the whole group (`TSDB.read_scope`)."""
+        tsdb = getattr(storage, "tsdb", None)
+        return tsdb.read_scope(self._spans) if isinstance(tsdb, TSDB) and self._spans else nullcontext()
 
     def _eval_rule(self, i: int, rule: Rule, qt: int, t_ms: int, storage: RuleStorage,
                    notify: NotifyFn | None) -> list[Sample]:
@@ -216,6 +226,15 @@ class Group:
         offset = group_hash(self.file, self.name) % interval_ns
         adj = now_ms * 1_000_000 - offset
         return (adj - adj % interval_ns + offset) // 1_000_000
+
+
+def _read_spans(rules: list[RuleDef]) -> dict[tuple[Matcher, ...], int]:
+    """The widest read of each selector over the rules' expressions."""
+    spans: dict[tuple[Matcher, ...], int] = {}
+    for r in rules:
+        for key, span in read_spans(r.node).items():
+            spans[key] = max(spans.get(key, 0), span)
+    return spans
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,10 +34,10 @@ def group_key_fn(node: Any) -> Any:
     mod = node.modifier
     if mod is None:
         return lambda ls: ()
-    names = list(mod.labels)
+    names = frozenset(mod.labels)
     if mod.type == pp.AggModifierType.By:
         return lambda ls: lb.keep_only(ls, names)
-    drop = [*names, METRIC_NAME]
+    drop = names | {METRIC_NAME}
     return lambda ls: lb.without(ls, drop)
 
 

@@ -83,11 +83,10 @@ def _vector_scalar(op: str, vec: Vector, sc: np.ndarray, return_bool: bool, swap
 def _signature_fn(mod: Any) -> Any:
     matching = mod.matching if mod else None
     if matching is not None and matching.type == pp.LabelModifierType.Include:
-        names = list(matching.labels)
+        names = frozenset(matching.labels)
         return lambda ls: lb.keep_only(ls, names)
-    names = list(matching.labels) if matching is not None else []
-    names.append(METRIC_NAME)
-    return lambda ls: lb.without(ls, names)
+    drop = frozenset([*(matching.labels if matching is not None else []), METRIC_NAME])
+    return lambda ls: lb.without(ls, drop)
 
 
 def _presence_by_sig(vec: Vector, sigs: list[Labels], index: dict[Labels, int]) -> np.ndarray:

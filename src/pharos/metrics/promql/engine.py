@@ -411,6 +411,43 @@ def scope_inline_flags(pattern: str) -> str:
     return "".join(out)
 
 
+def read_spans(node: Any, lookback_ms: int = DEFAULT_LOOKBACK_MS) -> dict[tuple[Matcher, ...], int]:
+    """Per matcher set of an expression's selectors, how far back from the end of its read a
+    selector reads: its range (or the lookback), plus the ranges of enclosing subqueries."""
+    spans: dict[tuple[Matcher, ...], int] = {}
+    _collect_spans(node, lookback_ms, 0, spans)
+    return spans
+
+
+def _collect_spans(node: Any, lookback_ms: int, outer: int, spans: dict[tuple[Matcher, ...], int]) -> None:
+    node = unwrap(node)
+    vs, span = node, lookback_ms
+    if isinstance(node, pp.MatrixSelector):
+        vs, span = node.vector_selector, ms(node.range)
+    if isinstance(vs, pp.VectorSelector):
+        for matchers in selector_matchers(vs):
+            key = tuple(matchers)
+            spans[key] = max(spans.get(key, 0), outer + span)
+        return
+    if isinstance(node, pp.SubqueryExpr):
+        outer += ms(node.range)
+    for child in _children(node):
+        _collect_spans(child, lookback_ms, outer, spans)
+
+
+def _children(node: Any) -> list[Any]:
+    """The sub-expressions of a node."""
+    if isinstance(node, pp.BinaryExpr):
+        return [node.lhs, node.rhs]
+    if isinstance(node, pp.AggregateExpr):
+        return [node.expr] if node.param is None else [node.param, node.expr]
+    if isinstance(node, pp.Call):
+        return list(node.args)
+    if isinstance(node, (pp.UnaryExpr, pp.SubqueryExpr)):
+        return [node.expr]
+    return []
+
+
 def selector_matchers(vs: Any) -> list[list[Matcher]]:
     """The matcher sets of a vector selector (several when it uses `or`)."""
     groups = vs.matchers.or_matchers or [vs.matchers.matchers]

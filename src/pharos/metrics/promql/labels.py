@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from pharos.metrics.model import METRIC_NAME, Labels
 
@@ -14,16 +14,16 @@ def drop_name(labels: Labels) -> Labels:
     return tuple(p for p in labels if p[0] not in _NAME_LABELS)
 
 
-def keep_only(labels: Labels, names: Iterable[str]) -> Labels:
-    """Only the listed labels."""
-    keep = set(names)
-    return tuple(p for p in labels if p[0] in keep)
+def keep_only(labels: Labels, names: Collection[str]) -> Labels:
+    """Only the listed labels (pass a frozenset when calling per series)."""
+    keep = names if isinstance(names, frozenset) else frozenset(names)
+    return tuple([p for p in labels if p[0] in keep])
 
 
-def without(labels: Labels, names: Iterable[str]) -> Labels:
-    """All labels except the listed ones."""
-    drop = set(names)
-    return tuple(p for p in labels if p[0] not in drop)
+def without(labels: Labels, names: Collection[str]) -> Labels:
+    """All labels except the listed ones (pass a frozenset when calling per series)."""
+    drop = names if isinstance(names, frozenset) else frozenset(names)
+    return tuple([p for p in labels if p[0] not in drop])
 
 
 def set_label(labels: Labels, name: str, value: str) -> Labels:

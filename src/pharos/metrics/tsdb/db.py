@@ -20,7 +20,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 from pharos.metrics.model import METRIC_NAME, Labels, Matcher
 from pharos.metrics.tsdb import head as headmod
 from pharos.metrics.tsdb.head import Head, make_batch
+from pharos.metrics.tsdb.readscope import Flat, ReadScope
 from pharos.metrics.tsdb.registry import SeriesRegistry
 from pharos.metrics.tsdb.wal import SAMPLES, SERIES, WAL, SampleRecord, encode_samples, encode_series
 from pharos.storage import blockread as br
@@ -117,6 +119,7 @@ class TSDB:
         self.maxt_seen = headmod.NO_TS
         self._opened = False
         self._lock_fd: int | None = None
+        self._local = threading.local()  # .scope: the thread's ReadScope, if any
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -134,6 +137,7 @@ class TSDB:
         for b in self.backend.blocks():
             self.maxt_seen = max(self.maxt_seen, b.maxt)
         self._restore_newest_from_disk()
+        self.registry.refresh_order()
         self._opened = True
         log.info(
             "TSDB open: %d series, %d head samples, %d blocks in %.2fs",
@@ -239,6 +243,9 @@ class TSDB:
             return AppendResult(0, 0, 0, 0)
         if len(ts) not in (1, len(refs)) or len(vals) != len(refs):
             raise ValueError("append: refs, timestamps and values differ in length")
+        scope = getattr(self._local, "scope", None)
+        if scope is not None:
+            scope.clear()
         with self._lock:
             if int(refs.max()) >= len(self.registry):
                 raise ValueError("append: unknown series ref")
@@ -290,7 +297,7 @@ class TSDB:
             return disk
         newer = _sorted_newer_than(mem, disk)
         if newer is not None:
-            return _append_runs(disk, newer)
+            return _append_runs(disk, newer) if len(disk) else newer
         run = SampleRun(
             np.concatenate([disk.series, mem.series]),
             np.concatenate([disk.ts, mem.ts]),
@@ -315,11 +322,25 @@ class TSDB:
             out.append(SeriesData(labels, run.ts[s:e], run.values[s:e]))
         return out
 
-    def select_flat(
-        self, matchers: Sequence[Matcher], mint: int, maxt: int
-    ) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
+    @contextmanager
+    def read_scope(self, spans: dict[tuple[Matcher, ...], int]) -> Iterator[None]:
+        """Within the block, this thread's `select_flat` calls read each matcher set once, at
+        least `spans[matchers]` back (see `readscope`): for a group's rules at one timestamp."""
+        self._local.scope = ReadScope(spans)
+        try:
+            yield
+        finally:
+            self._local.scope = None
+
+    def select_flat(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> Flat:
         """Like `select`, as flat arrays: (labels sorted, timestamps, values, offsets) where
         series i's samples are [offsets[i], offsets[i + 1]) of the concatenated arrays."""
+        scope = getattr(self._local, "scope", None)
+        if scope is not None:
+            return scope.select_flat(matchers, mint, maxt, self._select_flat)
+        return self._select_flat(matchers, mint, maxt)
+
+    def _select_flat(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> Flat:
         with self._lock:
             refs = self.registry.match(matchers)
         run = self._read(refs, mint, maxt) if len(refs) else SampleRun(*_EMPTY)
@@ -327,15 +348,19 @@ class TSDB:
             return [], np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64)
         starts = np.flatnonzero(np.concatenate(([True], run.series[1:] != run.series[:-1])))
         ends = np.append(starts[1:], len(run))
-        labels = [self.registry.labels(r) for r in run.series[starts].tolist()]
-        order = sorted(range(len(labels)), key=labels.__getitem__)
+        refs = run.series[starts]
+        order = self.registry.label_order(refs)
+        if order is None:
+            labels = [self.registry.labels(r) for r in refs.tolist()]
+            order = np.array(sorted(range(len(labels)), key=labels.__getitem__), np.int64)
         lengths = ends - starts
-        offsets = np.zeros(len(labels) + 1, np.int64)
+        offsets = np.zeros(len(refs) + 1, np.int64)
         offsets[1:] = np.cumsum(lengths[order])
-        if order == list(range(len(labels))):
+        labels = [self.registry.labels(r) for r in refs[order].tolist()]
+        if (np.diff(order) == 1).all():
             return labels, run.ts, run.values, offsets
         idx = headmod.ranges(starts[order], ends[order])
-        return [labels[i] for i in order], run.ts[idx], run.values[idx], offsets
+        return labels, run.ts[idx], run.values[idx], offsets
 
     def _refs_with_data(self, matcher_sets: Sequence[Sequence[Matcher]], mint: int, maxt: int) -> np.ndarray:
         assert self.backend is not None
@@ -387,6 +412,7 @@ class TSDB:
             self._collect_garbage()
             assert self.backend is not None
             self.backend.compact_series_catalog()
+            self.registry.refresh_order()
 
     def flush(self, now_ms: int) -> None:
         """Write the whole head to disk now (level-0 parts) and truncate the WAL."""

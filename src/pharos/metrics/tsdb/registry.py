@@ -3,11 +3,16 @@
 Refs are assigned densely from 0 and never reused, so per-series state elsewhere can live in
 flat numpy arrays indexed by ref. Postings are compact `array('I')` lists per (name, value);
 refs are appended in increasing order, so every postings list is sorted.
+
+Reads return series in label order; `refresh_order()` (the maintenance thread) keeps each
+series' rank in that order, so a read sorts its refs with one numpy argsort instead of
+comparing label tuples (series newer than the last refresh fall back to the comparison).
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,6 +25,8 @@ class SeriesRegistry:
         self._labels: list[Labels] = []
         self._refs: dict[Labels, int] = {}
         self._postings: dict[str, dict[str, array]] = {}
+        self._order = np.zeros(0, np.int64)  # refs [0, len) in label order
+        self._rank = np.zeros(0, np.int64)  # position of each of those refs in `_order`
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -60,6 +67,33 @@ class SeriesRegistry:
     @staticmethod
     def flatten(labels: Labels) -> list[str]:
         return [s for pair in labels for s in pair]
+
+    # -- label order -------------------------------------------------------------------------
+    def refresh_order(self) -> None:
+        """Rank the series added since the last call in label order (new series are placed by
+        binary search among the ranked ones; many new series are sorted all over again)."""
+        labels = self._labels
+        n, old = len(labels), self._order
+        m = len(old)
+        if n == m:
+            return
+        if n - m > m // 4:
+            order = np.array(sorted(range(n), key=labels.__getitem__), np.int64)
+        else:
+            new = sorted(range(m, n), key=labels.__getitem__)
+            at = [bisect_left(old, labels[r], key=labels.__getitem__) for r in new]
+            order = np.insert(old, at, new)
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
+        self._order, self._rank = order, rank
+
+    def label_order(self, refs: np.ndarray) -> np.ndarray | None:
+        """The permutation putting `refs` (distinct) in label order; None when one of them is
+        newer than the last `refresh_order()`."""
+        rank = self._rank
+        if len(refs) and int(refs.max()) >= len(rank):
+            return None
+        return np.argsort(rank[refs])
 
     # -- matching ----------------------------------------------------------------------------
     def match(self, matchers: Sequence[Matcher]) -> np.ndarray:
