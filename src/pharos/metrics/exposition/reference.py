@@ -120,6 +120,14 @@ class _RefParser:
         name = self.lexer.buf()
         return name[1:-1] if name[0] == '"' and name[-1] == '"' else name
 
+    def meta_text(self, kind: int) -> tuple[str, str]:
+        """The metric name and the raw TEXT token of a HELP, TYPE or UNIT line."""
+        name = self.meta_name(kind)
+        t = self.next_token()
+        if t != lx.T_TEXT:
+            raise self.fail(f"expected text in {lx.TOKEN_NAMES[kind]}")
+        return name, self.lexer.buf()
+
     def label_set(self, exemplar: bool = False) -> list[tuple[str, str]]:
         """parseLVals: the inside of a brace; sets self.name on a quoted metric name."""
         pairs: list[tuple[str, str]] = []
@@ -160,6 +168,16 @@ class _RefParser:
 
     def after_label_value(self) -> int:
         raise NotImplementedError
+
+    def suffix(self, key: str, pairs: list[tuple[str, str]], t: int) -> SeriesEntry:
+        raise NotImplementedError
+
+    def series_entry(self, t: int) -> SeriesEntry:
+        """A series line starting with token t (a name or a brace), else the start-token error."""
+        if t not in (lx.T_MNAME, lx.T_BOPEN):
+            raise self.parse_error("expected a valid start token", t)
+        key, pairs, t2 = self.series_start(t)
+        return self.suffix(key, pairs, t2)
 
     def series_start(self, t: int) -> tuple[str, list[tuple[str, str]], int]:
         """Name and labels of a series line; returns (key, pairs, first token after them)."""
@@ -222,17 +240,10 @@ class PromReference(_RefParser):
             if t2 != lx.T_LINEBREAK:
                 raise self.parse_error("linebreak expected after comment", t2)
             return COMMENT
-        if t in (lx.T_MNAME, lx.T_BOPEN):
-            key, pairs, t2 = self.series_start(t)
-            return self.suffix(key, pairs, t2)
-        raise self.parse_error("expected a valid start token", t)
+        return self.series_entry(t)
 
     def meta(self, kind: int) -> MetaEntry:
-        name = self.meta_name(kind)
-        t = self.next_token()
-        if t != lx.T_TEXT:
-            raise self.fail(f"expected text in {lx.TOKEN_NAMES[kind]}")
-        buf = self.lexer.buf()
+        name, buf = self.meta_text(kind)
         text = buf[1:] if len(buf) > 1 else ""
         if kind == lx.T_TYPE and text not in PROM_TYPES:
             raise self.fail(f"invalid metric type {go_quote(text)}")
@@ -288,16 +299,10 @@ class OpenMetricsReference(_RefParser):
             raise self.fail("data does not end with # EOF")
         if t in (lx.T_HELP, lx.T_TYPE, lx.T_UNIT):
             return self.meta(t)
-        if t in (lx.T_MNAME, lx.T_BOPEN):
-            key, pairs, t2 = self.series_start(t)
-            return self.suffix(key, pairs, t2)
-        raise self.parse_error("expected a valid start token", t)
+        return self.series_entry(t)
 
     def meta(self, kind: int) -> MetaEntry:
-        name = self.meta_name(kind)
-        if self.next_token() != lx.T_TEXT:
-            raise self.fail(f"expected text in {lx.TOKEN_NAMES[kind]}")
-        buf = self.lexer.buf()
+        name, buf = self.meta_text(kind)
         text = buf[1:-1] if len(buf) > 1 else ""
         if kind == lx.T_TYPE:
             if text not in OM_TYPES:
