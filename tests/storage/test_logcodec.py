@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 import duckdb
 import numpy as np
@@ -104,6 +105,21 @@ def test_repetitive_json_uses_slots_and_derived_timestamps():
     assert len(set(tpl)) <= 3  # exact, or float formatting one microsecond off either way
     assert enc.column("v00").null_count == 0
     assert enc.column("line").null_count == len(lines)
+    assert _decode_sql(enc) == lines
+
+
+def test_calendar_fields_of_the_timestamp_are_derived():
+    ts = [1_764_200_000 * NS + i * 1_700_000_123 for i in range(300)]
+    lines = [
+        time.strftime("[%d/%b/%Y:%H:%M:%S +0000] GET /", time.gmtime(t // NS))
+        + time.strftime(" java %Y-%m-%d %H:%M:%S", time.gmtime(t // NS))
+        + f".{t // 1_000_000 % 1000:03d} INFO"
+        for t in ts
+    ]
+    enc = codec.encode(_table(lines, ts))
+    stored = {v for c in codec.SLOT_COLUMNS for v in enc.column(c).drop_null().to_pylist()}
+    assert stored == {"0000"}  # only the zone offset; every date and time field is derived
+    assert all(t is not None and "\x11'" in t for t in enc.column("tpl").to_pylist())  # seconds.millis
     assert _decode_sql(enc) == lines
 
 

@@ -8,8 +8,9 @@ followed by one slot character:
   slot is the variable's context (the 6 characters before it) and its occurrence in the line,
   so a column holds one kind of value (request ids, latencies, paths, ...) and compresses well;
   contexts whose values repeat get slots 0..31, which blocks store with Parquet dictionaries;
-- `p`..`x`: the value is the row's own timestamp as epoch seconds with 3, 6 or 9 decimals (as
-  loggers such as zap write it), so it costs nothing;
+- `p`..`x` and `!`..`)`: the value is made from the row's own timestamp (epoch seconds with
+  3, 6 or 9 decimals as zap writes them; UTC year, month, day, hour, minute, seconds as in
+  nginx or Java timestamps), so it costs nothing;
 - variables of rare contexts stay in the template as text.
 
 The template column is dictionary-encoded by Parquet (few distinct shapes per stream). Lines
@@ -30,10 +31,16 @@ SLOTS = 64
 DICT_SLOTS = 32  # slots 0..31 hold repetitive values (Parquet dictionary pages), 32..63 the rest
 REPETITIVE = 0.25  # distinct values / occurrences at most this: a dictionary slot
 SLOT_BASE = 0x30
-# slot character -> (decimals, last-digit offset) of a value derived from the row's timestamp
-DERIVED = {
-    chr(0x70 + i): (d, off) for i, (d, off) in enumerate((d, o) for d in (3, 6, 9) for o in (0, -1, 1))
+# Values derived from the row's timestamp: slot character -> (text length, how to make it).
+# ("epoch", decimals, offset): epoch seconds with `decimals` (rounded half up, `offset` in the last
+# digit: float formatting, as Python's f"{ts / 1e9:.6f}", is off by one at most);
+# ("utc", field, 0): a UTC calendar field, zero-padded (S3/S6/S9: seconds with a truncated fraction).
+_EPOCHS = [("epoch", d, o) for d in (3, 6, 9) for o in (0, -1, 1)]
+_CALENDAR = [("utc", f, 0) for f in ("Y", "m", "d", "H", "M", "S", "S3", "S6", "S9")]
+DERIVED = {chr(0x70 + i): k for i, k in enumerate(_EPOCHS)} | {
+    chr(0x21 + i): k for i, k in enumerate(_CALENDAR)
 }
+_FIELD_WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "S3": 6, "S6": 9, "S9": 12}
 CONTEXT = 6
 MAX_OCCURRENCE = 8
 MIN_SLOT_ROWS = 64
@@ -52,17 +59,39 @@ ENCODED_SCHEMA = pa.schema(
 
 
 def _epoch_text(ts: pa.Array, decimals: int, offset: int) -> pa.Array:
-    """Epoch seconds of `ts` (> 0) rounded half up to `decimals`, plus `offset` in the last digit
-    (float formatting, as in Python's f"{ts / 1e9:.6f}", is off by one at most)."""
+    """Epoch seconds of `ts` (> 0) rounded half up to `decimals`, plus `offset` in the last digit."""
     unit = 10 ** (9 - decimals)
     scaled = pc.add(pc.divide(pc.add(ts, unit // 2), unit), offset)
-    sec = pc.cast(pc.divide(scaled, 10**decimals), pa.string())
-    frac = pc.utf8_lpad(
-        pc.cast(pc.subtract(scaled, pc.multiply(pc.divide(scaled, 10**decimals), 10**decimals)), pa.string()),
-        decimals,
-        "0",
+    sec = pc.divide(scaled, 10**decimals)
+    return pc.binary_join_element_wise(
+        pc.cast(sec, pa.string()), _padded(pc.subtract(scaled, pc.multiply(sec, 10**decimals)), decimals), "."
     )
-    return pc.binary_join_element_wise(sec, frac, ".")
+
+
+def _padded(values: pa.Array, width: int) -> pa.Array:
+    return pc.utf8_lpad(pc.cast(values, pa.string()), width, "0")
+
+
+def _utc_text(ts: pa.Array, field: str) -> pa.Array:
+    """A UTC calendar field of `ts` (> 0), zero-padded; S3/S6/S9 add a truncated fraction."""
+    t = ts.cast(pa.timestamp("ns"))
+    fn = {"Y": pc.year, "m": pc.month, "d": pc.day, "H": pc.hour, "M": pc.minute, "S": pc.second}
+    if field in fn:
+        return _padded(fn[field](t), _FIELD_WIDTH[field])
+    digits = int(field[1])
+    frac = pc.divide(pc.subtract(ts, pc.multiply(pc.divide(ts, 10**9), 10**9)), 10 ** (9 - digits))
+    return pc.binary_join_element_wise(_padded(pc.second(t), 2), _padded(frac, digits), ".")
+
+
+def derived_text(ts: pa.Array, char: str) -> pa.Array:
+    """The text the DERIVED character `char` stands for, per timestamp of `ts` (all > 0)."""
+    kind, arg, offset = DERIVED[char]
+    return _epoch_text(ts, int(arg), offset) if kind == "epoch" else _utc_text(ts, str(arg))
+
+
+def _derived_length(char: str) -> int:
+    kind, arg, _ = DERIVED[char]
+    return 11 + int(arg) if kind == "epoch" else _FIELD_WIDTH[str(arg)]
 
 
 class _Split:
@@ -151,10 +180,10 @@ def _derived(split: _Split, ts: pa.Array) -> np.ndarray:
     lengths = np.asarray(pc.binary_length(split.values), dtype=np.int64)
     row_ts = pc.take(ts, pa.array(split.row_of_var))
     positive = np.asarray(pc.greater(row_ts, 0), dtype=bool)
-    for char, (decimals, offset) in DERIVED.items():
-        cand = np.flatnonzero(positive & (lengths == 11 + decimals) & (out == 0))
+    for char in DERIVED:
+        cand = np.flatnonzero(positive & (lengths == _derived_length(char)) & (out == 0))
         if len(cand):
-            text = _epoch_text(pc.take(row_ts, pa.array(cand)), decimals, offset)
+            text = derived_text(pc.take(row_ts, pa.array(cand)), char)
             same = np.asarray(pc.equal(pc.take(split.values, pa.array(cand)), text), dtype=bool)
             out[cand[same]] = ord(char)
     return out
@@ -233,11 +262,13 @@ def _values(codes: np.ndarray, rows: np.ndarray, ts: pa.Array, values: tuple[pa.
     n = len(ts)
     sources = [v.cast(pa.string()) for v in values]
     index = (codes - SLOT_BASE) * n + rows
-    for char, (decimals, offset) in DERIVED.items():
-        hit = codes == ord(char)
-        if hit.any():
-            index[hit] = len(sources) * n + rows[hit]
-            sources.append(_epoch_text(ts, decimals, offset))
+    base = len(sources) * n
+    for char in DERIVED:
+        hit = np.flatnonzero(codes == ord(char))
+        if len(hit):
+            sources.append(derived_text(pc.take(ts, pa.array(rows[hit])), char))
+            index[hit] = base + np.arange(len(hit))
+            base += len(hit)
     return pa.concat_arrays(sources).take(pa.array(index))
 
 
