@@ -4,6 +4,7 @@ honor_labels/honor_timestamps, gzip, staleness, health and metadata."""
 from __future__ import annotations
 
 import base64
+import math
 
 import pytest
 from scrape_helpers import config, is_stale, job, loops, only_loop, points, series
@@ -348,4 +349,24 @@ async def test_own_metrics_count_scrapes(tsdb: TSDB, make_target) -> None:
     assert value("pharos_scrapes_total") == 2
     assert value("pharos_scrape_failures_total") == 1
     assert value("pharos_samples_scraped_total") == 3
+    await m.stop()
+
+
+async def test_repeated_page_with_new_values(tsdb: TSDB, make_target) -> None:
+    t = await make_target(BODY)
+    drop_500 = [{"source_labels": ["code"], "regex": "500", "action": "drop"}]
+    m = await start(tsdb, job("app", t.address, metric_relabel_configs=drop_500))
+    lp = only_loop(m)
+    await lp.scrape_once(T0)
+    layout = lp.parse_cache.layout
+    t.body = BODY.replace("} 10\n", "} 1.5e+09\n").replace("21.5", "NaN")
+    await lp.scrape_once(T0 + 1000)
+    assert layout is not None and lp.parse_cache.layout is layout  # read through the page layout
+    assert points(tsdb, "http_requests_total", code="200") == [(T0, 10.0), (T0 + 1000, 1.5e9)]
+    assert series(tsdb, "http_requests_total", code="500") == {}
+    (first, (ts, nan)) = points(tsdb, "temperature_celsius")
+    assert first == (T0, 21.5) and ts == T0 + 1000 and math.isnan(nan) and not is_stale(nan)
+    assert points(tsdb, "scrape_samples_scraped") == [(T0, 3.0), (T0 + 1000, 3.0)]
+    assert points(tsdb, "scrape_samples_post_metric_relabeling") == [(T0, 2.0), (T0 + 1000, 2.0)]
+    assert points(tsdb, "scrape_series_added") == [(T0, 2.0), (T0 + 1000, 0.0)]
     await m.stop()

@@ -10,11 +10,14 @@ Errors read `line N: <Go's message>`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+
+import numpy as np
 
 from pharos.metrics.exposition import reference as ref
 from pharos.metrics.exposition.gofmt import NORMAL_NAN, GoNumError, go_float_to_ms, go_parse_float
+from pharos.metrics.exposition.layout import PageLayout
 from pharos.metrics.model import METRIC_NAME, Labels, make_labels
 
 
@@ -63,27 +66,55 @@ class ParseResult:
     metadata: dict[str, MetricMetadata]  # by metric family name
 
 
-class ParseCache:
-    """Per-target memory of validated series texts and comment lines, reused across scrapes."""
+@dataclass(slots=True)
+class Columns:
+    """One parse as columns, in page order: what the scrape hot path consumes (no object per sample)."""
 
-    __slots__ = ("fmt", "meta", "series")
+    keys: list[str]  # series text of each sample (shared with the layout; never mutate)
+    values: np.ndarray  # float64
+    metadata: dict[str, MetricMetadata]  # by metric family name
+    series: dict[str, Labels]  # labels by series text (the parse cache's map)
+    timestamps: dict[int, int] = field(default_factory=dict)  # sample index -> explicit timestamp (ms)
+    exemplars: dict[int, Exemplar] = field(default_factory=dict)  # sample index -> exemplar
+    extra: dict[str, Labels] = field(default_factory=dict)  # labels of series texts not in `series`
+    layout: PageLayout | None = None  # the same object as last parse's when the series lines are
+
+    def labels_of(self, key: str) -> Labels:
+        """The canonical labels (with __name__) of one of `keys`."""
+        return self.extra.get(key) or self.series[key]
+
+    def samples(self) -> list[Sample]:
+        """The same parse as Sample objects."""
+        ts, ex = self.timestamps, self.exemplars
+        return [
+            Sample(key, self.labels_of(key), value, ts.get(i), ex.get(i))
+            for i, (key, value) in enumerate(zip(self.keys, self.values.tolist(), strict=True))
+        ]
+
+
+class ParseCache:
+    """Per-target memory of validated series texts, comment lines and the last page's layout."""
+
+    __slots__ = ("fmt", "layout", "meta", "series")
 
     def __init__(self) -> None:
         self.fmt: ExpositionFormat | None = None
         self.series: dict[str, Labels] = {}
         self.meta: dict[str, ref.MetaEntry | None] = {}
+        self.layout: PageLayout | None = None
 
     def reset(self, fmt: ExpositionFormat) -> None:
         """Forget everything; entries are only valid for the format that produced them."""
         self.fmt = fmt
         self.series = {}
         self.meta = {}
+        self.layout = None
 
-    def trim(self, samples: list[Sample]) -> None:
+    def trim(self, keys: list[str]) -> None:
         """Keep the series map bounded by what the last scrape exposed."""
-        if len(self.series) > 2 * len(samples) + 1024:
+        if len(self.series) > 2 * len(keys) + 1024:
             keep = self.series
-            self.series = {s.key: keep[s.key] for s in samples if s.key in keep}
+            self.series = {key: keep[key] for key in keys if key in keep}
         if len(self.meta) > 4096:
             self.meta = {}
 
@@ -104,7 +135,11 @@ def format_from_content_type(content_type: str | None) -> ExpositionFormat:
         return ExpositionFormat.PROMETHEUS_TEXT
     if f"{m.group(1)}/{m.group(2)}".lower() != ExpositionFormat.OPENMETRICS.value:
         return ExpositionFormat.PROMETHEUS_TEXT
-    return ExpositionFormat.OPENMETRICS if _params_ok(content_type, m.end()) else ExpositionFormat.PROMETHEUS_TEXT
+    return (
+        ExpositionFormat.OPENMETRICS
+        if _params_ok(content_type, m.end())
+        else ExpositionFormat.PROMETHEUS_TEXT
+    )
 
 
 def _params_ok(text: str, pos: int) -> bool:
@@ -171,6 +206,7 @@ def _om_ts(text: str) -> int | None:
         return None
     return go_float_to_ms(v)
 
+
 _PROM_META = re.compile(r"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*)([^\n\x00]*)")
 _OM_META = re.compile(r"# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) ([^\n\x00]*)")
 
@@ -215,12 +251,17 @@ class _Run:
         self.om = fmt is ExpositionFormat.OPENMETRICS
         self.cache = cache
         self.fast = fast
-        self.samples: list[Sample] = []
+        self.keys: list[str] = []
+        self.values: list[float] = []
+        self.timestamps: dict[int, int] = {}
+        self.exemplars: dict[int, Exemplar] = {}
+        self.extra: dict[str, Labels] = {}
+        self.referenced = 0  # entries the reference parser took (EOF aside)
         self.metas: list[ref.MetaEntry] = []
         self.ts_of = _om_ts if self.om else _prom_ts
         self.cold_meta = _om_meta if self.om else _prom_meta
 
-    def run(self) -> ParseResult:
+    def run(self) -> Columns:
         lines = self.text.split("\n")
         last = len(lines) - 1
         pos = k = 0
@@ -233,7 +274,16 @@ class _Run:
             while pos < end and k <= last:
                 pos += len(lines[k]) + 1
                 k += 1
-        return ParseResult(self.samples, self.build_metadata())
+        values = np.array(self.values, dtype=np.float64)
+        return Columns(
+            self.keys,
+            values,
+            self.build_metadata(),
+            self.cache.series,
+            self.timestamps,
+            self.exemplars,
+            self.extra,
+        )
 
     def fast_lines(self, lines: list[str], k: int, last: int, pos: int) -> tuple[int, int]:
         """Consume lines the fast way until one needs the reference parser (the last always does)."""
@@ -242,9 +292,9 @@ class _Run:
 
     def scan(self, lines: list[str], first: int, last: int) -> int:
         """The hot loop: returns the index of the first line it could not take."""
-        series_get = self.cache.series.get
+        series = self.cache.series
         meta_get = self.cache.meta.get
-        append = self.samples.append
+        add_key, add_value = self.keys.append, self.values.append
         metas_append = self.metas.append
         om = self.om
         k = first - 1
@@ -268,8 +318,7 @@ class _Run:
                 if j < 0:
                     return k
             key = line[:j]
-            labels = series_get(key)
-            if labels is None:
+            if key not in series:
                 if not self.cold_sample(line):
                     return k
                 continue
@@ -293,7 +342,10 @@ class _Run:
                     return k
                 if value - value:
                     return k
-            append(Sample(key, labels, value, ts))
+            if ts is not None:
+                self.timestamps[len(self.keys)] = ts
+            add_key(key)
+            add_value(value)
         return last
 
     def comment(self, line: str) -> bool:
@@ -317,14 +369,14 @@ class _Run:
         value = _value(value_text)
         if value is None:
             return False
-        ts = None
         if ts_text is not None:
             ts = self.ts_of(ts_text)
             if ts is None:
                 return False
-        labels = _labels_of_key(key)
-        self.cache.series[key] = labels
-        self.samples.append(Sample(key, labels, value, ts))
+            self.timestamps[len(self.keys)] = ts
+        self.cache.series[key] = _labels_of_key(key)
+        self.keys.append(key)
+        self.values.append(value)
         return True
 
     def build_metadata(self) -> dict[str, MetricMetadata]:
@@ -347,6 +399,7 @@ class _Run:
             raise ParseError(f"line {line_no}: {err.message}") from None
         if entry is ref.EOF:
             return None
+        self.referenced += 1
         end = parser.lexer.i
         single_line = end == line_end and self.text[pos] != " " and self.text[pos] != "\t"
         self.take(entry, self.text[pos : line_end - 1], single_line)
@@ -365,11 +418,16 @@ class _Run:
         labels = make_labels([(METRIC_NAME, entry.name), *entry.labels])
         if single_line and entry.exemplar is None:
             self.cache.series[entry.key] = labels
-        exemplar = None
+        elif self.cache.series.get(entry.key) != labels:
+            self.extra[entry.key] = labels
+        index = len(self.keys)
         if entry.exemplar is not None:
             pairs, value, ts = entry.exemplar
-            exemplar = Exemplar(make_labels(pairs), value, ts)
-        self.samples.append(Sample(entry.key, labels, entry.value, entry.timestamp_ms, exemplar))
+            self.exemplars[index] = Exemplar(make_labels(pairs), value, ts)
+        if entry.timestamp_ms is not None:
+            self.timestamps[index] = entry.timestamp_ms
+        self.keys.append(entry.key)
+        self.values.append(entry.value)
 
 
 def _decode(body: bytes) -> tuple[str, bool]:
@@ -380,18 +438,30 @@ def _decode(body: bytes) -> tuple[str, bool]:
         return body.decode("utf-8", "surrogateescape"), False
 
 
-def parse(body: bytes, fmt: ExpositionFormat, cache: object | None = None) -> ParseResult:
-    """Parse a whole exposition body; raise ParseError on the first malformed line."""
-    if not isinstance(cache, ParseCache):
-        cache = ParseCache()
+def parse_columns(body: bytes, fmt: ExpositionFormat, cache: ParseCache) -> Columns:
+    """Parse a whole exposition body into columns; raise ParseError on the first malformed line."""
     if cache.fmt is not fmt:
         cache.reset(fmt)
+    layout = cache.layout
+    if layout is not None:
+        values = layout.values(body, _value)
+        if values is not None:
+            return Columns(layout.keys, values, layout.metadata, cache.series, layout=layout)
     text, fast = _decode(body)
     if fmt is not ExpositionFormat.OPENMETRICS:
         text += "\n"  # as Go's NewPromParser does
-    result = _Run(text, fmt, cache, fast).run()
-    cache.trim(result.samples)
-    return result
+    run = _Run(text, fmt, cache, fast)
+    columns = run.run()
+    cache.trim(columns.keys)
+    plain = fast and not (run.referenced or columns.timestamps or columns.exemplars)
+    cache.layout = columns.layout = PageLayout.build(body, columns.keys, columns.metadata) if plain else None
+    return columns
+
+
+def parse(body: bytes, fmt: ExpositionFormat, cache: object | None = None) -> ParseResult:
+    """Parse a whole exposition body into Samples; raise ParseError on the first malformed line."""
+    columns = parse_columns(body, fmt, cache if isinstance(cache, ParseCache) else ParseCache())
+    return ParseResult(columns.samples(), columns.metadata)
 
 
 def parse_reference(body: bytes, fmt: ExpositionFormat) -> ParseResult:
@@ -399,4 +469,5 @@ def parse_reference(body: bytes, fmt: ExpositionFormat) -> ParseResult:
     text, _ = _decode(body)
     if fmt is not ExpositionFormat.OPENMETRICS:
         text += "\n"
-    return _Run(text, fmt, ParseCache(), fast=False).run()
+    columns = _Run(text, fmt, ParseCache(), fast=False).run()
+    return ParseResult(columns.samples(), columns.metadata)

@@ -1,22 +1,24 @@
-"""The scrape hot path: parsed samples -> TSDB refs, values and timestamps as numpy arrays.
+"""The scrape hot path: parsed columns -> TSDB refs, values and timestamps as numpy arrays.
 
-A per-target SeriesCache maps each sample's series text (`Sample.key`, stable across scrapes)
-to the TSDB ref of its final label set (after target labels and metric_relabel_configs), or to
-DROPPED. A series seen before costs one dict lookup; only new series pay for label merging,
-relabelling, limit checks and `TSDB.get_ref`.
+A per-target SeriesCache maps each sample's series text (stable across scrapes) to the TSDB ref
+of its final label set (after target labels and metric_relabel_configs), or to DROPPED. A series
+seen before costs one dict lookup; only new series pay for label merging, relabelling, limit
+checks and `TSDB.get_ref`. When the parser recognised the page's layout (the same series lines
+as last scrape), the previous scrape's ref array is reused whole: no work per sample at all.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 
-from pharos.metrics.exposition.parser import MetricMetadata, Sample
+from pharos.metrics.exposition.layout import PageLayout
+from pharos.metrics.exposition.parser import Columns, MetricMetadata
 from pharos.metrics.model import METRIC_NAME, Labels, make_labels
 from pharos.metrics.scrape.client import ScrapeError
 from pharos.metrics.scrape.relabel import compile_relabel, is_valid_label_name
@@ -39,15 +41,24 @@ class SeriesCache:
     def stale_refs(self, current: np.ndarray) -> np.ndarray:
         """Refs of the previous scrape that are absent from `current`."""
         prev = self.prev_refs
-        if len(prev) == 0 or np.array_equal(prev, current):
+        if len(prev) == 0 or prev is current or np.array_equal(prev, current):
             return _EMPTY_REFS
         return np.setdiff1d(prev, current, assume_unique=False)
 
-    def trim(self, samples: Sequence[Sample]) -> None:
+    def trim(self, keys: list[str]) -> None:
         """Forget series texts absent from this scrape once the cache grows well past its size."""
-        if len(self.refs) > 2 * len(samples) + 1000:
+        if len(self.refs) > 2 * len(keys) + 1000:
             refs = self.refs
-            self.refs = {s.key: refs[s.key] for s in samples if s.key in refs}
+            self.refs = {key: refs[key] for key in keys if key in refs}
+
+
+@dataclass
+class _LayoutRefs:
+    """The refs of a page layout's samples, and which samples survive metric relabelling."""
+
+    layout: PageLayout
+    refs: np.ndarray
+    kept: np.ndarray | None  # indexes of the samples not DROPPED; None when all are kept
 
 
 @dataclass
@@ -81,79 +92,63 @@ class Ingester:
         self.limits = settings.limits
         self.get_ref = get_ref
         self.cache = cache
+        self._layout_refs: _LayoutRefs | None = None
 
-    def ingest(self, samples: Sequence[Sample], default_ts: int) -> Batch:
+    def ingest(self, columns: Columns, default_ts: int) -> Batch:
         """Map samples to refs; raise ScrapeError if a limit is exceeded (nothing is appended)."""
+        known = self._layout_refs
+        if known is not None and columns.layout is known.layout:
+            return self._same_layout(columns, known)
+        self._layout_refs = None
         refs: list[int] = []
-        values: list[float] = []
-        explicit: list[tuple[int, int]] = []
+        kept: list[int] = []
         series_added = 0
         lookup = self.cache.refs.get
-        add_ref, add_value = refs.append, values.append
-        honor_ts = self.honor_timestamps
-        for s in samples:
-            ref = lookup(s.key)
+        add_ref, keep = refs.append, kept.append
+        for i, key in enumerate(columns.keys):
+            ref = lookup(key)
             if ref is None:
-                ref = self._new_series(s)
+                ref = self._new_series(key, columns.labels_of(key))
                 if ref != DROPPED:
                     series_added += 1
-            if ref == DROPPED:
-                continue
-            if honor_ts and s.timestamp_ms is not None:
-                explicit.append((len(refs), s.timestamp_ms))
-            add_ref(ref)
-            add_value(s.value)
-        self._check_sample_limit(len(samples), len(refs))
-        self.cache.trim(samples)
-        return self._batch(refs, values, explicit, default_ts, len(samples), series_added)
+            if ref != DROPPED:
+                add_ref(ref)
+                keep(i)
+        total = len(columns.keys)
+        self._check_sample_limit(total, len(refs))
+        self.cache.trim(columns.keys)
+        ref_arr = np.array(refs, dtype=np.int64)
+        kept_idx = None if len(kept) == total else np.array(kept, dtype=np.int64)
+        if columns.layout is not None:
+            self._layout_refs = _LayoutRefs(columns.layout, ref_arr, kept_idx)
+        stamps = columns.timestamps if self.honor_timestamps else {}
+        return _batch(ref_arr, columns.values, kept_idx, stamps, default_ts, series_added)
+
+    def _same_layout(self, columns: Columns, known: _LayoutRefs) -> Batch:
+        """The page has the last scrape's series lines: reuse its refs (no timestamps, no new series).
+
+        Limits held for those series then (the layout is only remembered after a successful ingest).
+        """
+        return _batch(known.refs, columns.values, known.kept, {}, 0, 0)
 
     def _check_sample_limit(self, total: int, added: int) -> None:
         limit = self.limits.sample_limit
         if limit > 0 and added > limit:
             raise SampleLimitError(total, added)
 
-    @staticmethod
-    def _batch(
-        refs: list[int],
-        values: list[float],
-        explicit: list[tuple[int, int]],
-        default_ts: int,
-        total: int,
-        series_added: int,
-    ) -> Batch:
-        ref_arr = np.array(refs, dtype=np.int64)
-        ts_arr = None
-        tracked = ref_arr
-        if explicit:
-            ts_arr = np.full(len(refs), default_ts, dtype=np.int64)
-            idx = np.fromiter((i for i, _ in explicit), dtype=np.int64, count=len(explicit))
-            ts_arr[idx] = np.fromiter((t for _, t in explicit), dtype=np.int64, count=len(explicit))
-            keep = np.ones(len(refs), dtype=bool)
-            keep[idx] = False
-            tracked = ref_arr[keep]
-        return Batch(
-            refs=ref_arr,
-            values=np.array(values, dtype=np.float64),
-            timestamps=ts_arr,
-            tracked=tracked,
-            total=total,
-            added=len(refs),
-            series_added=series_added,
-        )
-
-    def _new_series(self, sample: Sample) -> int:
+    def _new_series(self, key: str, labels: Labels) -> int:
         """Resolve a series text seen for the first time; cache its ref (or DROPPED)."""
-        verify_unique_names(sample.labels)
-        lset = self.mutate(sample.labels)
+        verify_unique_names(labels)
+        lset = self.mutate(labels)
         if lset is None:
-            self.cache.refs[sample.key] = DROPPED
+            self.cache.refs[key] = DROPPED
             return DROPPED
         if not any(n == METRIC_NAME for n, _ in lset):
             raise ScrapeError(f"missing metric name ({METRIC_NAME} label)")
         verify_names_valid(lset)
         verify_label_limits(lset, self.limits)
         ref = self.get_ref(lset)
-        self.cache.refs[sample.key] = ref
+        self.cache.refs[key] = ref
         return ref
 
     def mutate(self, scraped: Labels) -> Labels | None:
@@ -171,6 +166,34 @@ class Ingester:
         if self.metric_relabel:
             return self.metric_relabel(lset) or None
         return lset
+
+
+def _batch(
+    refs: np.ndarray,
+    values: np.ndarray,
+    kept: np.ndarray | None,
+    stamps: dict[int, int],
+    default_ts: int,
+    series_added: int,
+) -> Batch:
+    """A Batch of the kept samples; explicit timestamps are exempt from staleness tracking."""
+    total = len(values)
+    if kept is not None:
+        values = values[kept]
+    ts_arr = None
+    tracked = refs
+    if stamps:
+        at = np.fromiter(stamps, dtype=np.int64, count=len(stamps))
+        explicit = np.zeros(total, dtype=bool)
+        explicit[at] = True
+        ts_all = np.full(total, default_ts, dtype=np.int64)
+        ts_all[at] = np.fromiter(stamps.values(), dtype=np.int64, count=len(stamps))
+        if kept is not None:
+            explicit, ts_all = explicit[kept], ts_all[kept]
+        if explicit.any():
+            ts_arr = ts_all
+            tracked = refs[~explicit]
+    return Batch(refs, values, ts_arr, tracked, total, len(refs), series_added)
 
 
 class SampleLimitError(ScrapeError):

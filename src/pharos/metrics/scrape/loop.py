@@ -11,7 +11,7 @@ import time
 import aiohttp
 import numpy as np
 
-from pharos.metrics.exposition.parser import ParseCache, ParseError, format_from_content_type, parse
+from pharos.metrics.exposition.parser import ParseCache, ParseError, format_from_content_type, parse_columns
 from pharos.metrics.model import METRIC_NAME, STALE_NAN, Labels, make_labels
 from pharos.metrics.scrape import metrics
 from pharos.metrics.scrape.client import ScrapeError, fetch
@@ -121,10 +121,10 @@ class ScrapeLoop:
                 self.target.timeout,
                 self.settings.limits.body_size_limit,
             )
-            result = parse(resp.body, format_from_content_type(resp.content_type), self.parse_cache)
-            total = len(result.samples)
-            batch = self.ingester.ingest(result.samples, ts_ms)
-            self.cache.metadata = result.metadata
+            columns = parse_columns(resp.body, format_from_content_type(resp.content_type), self.parse_cache)
+            total = len(columns.keys)
+            batch = self.ingester.ingest(columns, ts_ms)
+            self.cache.metadata = columns.metadata
         except SampleLimitError as exc:
             error = str(exc)
             total, added = exc.total, exc.added
