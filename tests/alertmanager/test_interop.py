@@ -22,6 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from e2e_harness import Procs, free_port, http_get, pharos_argv, prometheus_argv, wait_http
 
+from e2e_fixtures import procs
+
+__all__ = ["procs"]
+
 AMTOOL = shutil.which("amtool") or "/usr/bin/amtool"
 pytestmark = pytest.mark.interop
 
@@ -58,13 +62,6 @@ def hook() -> Iterator[Hook]:
     h = Hook()
     yield h
     h.close()
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Procs]:
-    registry = Procs(tmp_path / "logs")
-    yield registry
-    registry.stop_all()
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
