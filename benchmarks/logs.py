@@ -39,6 +39,7 @@ from typing import Any
 import cramjam
 import orjson
 import psutil
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -202,7 +203,7 @@ def wait_compacted(logs: Path, settle_s: float = 75, timeout_s: float = 3600) ->
     (a maintenance round runs every minute); returns the number of blocks."""
     deadline, last, since = time.monotonic() + timeout_s, None, time.monotonic()
     while time.monotonic() < deadline:
-        files = sorted(str(p) for p in logs.rglob("*.parquet"))
+        files = sorted(str(p) for p in logs.rglob("*.parquet") if not p.name.startswith(".tmp-"))
         if files != last:
             last, since = files, time.monotonic()
         elif time.monotonic() - since >= settle_s and all(_encoded(Path(f)) for f in files):
@@ -214,7 +215,7 @@ def wait_compacted(logs: Path, settle_s: float = 75, timeout_s: float = 3600) ->
 def _encoded(path: Path) -> bool:
     try:
         return "tpl" in pq.read_schema(path).names
-    except OSError:
+    except (OSError, pa.ArrowInvalid):  # replaced (gone) meanwhile
         return False
 
 
