@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import cramjam
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -18,6 +17,7 @@ from google.protobuf.message import DecodeError
 from pharos.logs import limits as L
 from pharos.logs.limits import Limits, LimitsConfig, RateLimiter
 from pharos.logs.proto import PushRequest
+from pharos.server.inflate import InflateError, inflate
 from pharos.storage.logs import LogStore, StreamWrite, labels_key
 
 _NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -76,20 +76,14 @@ def parse_labels(text: str) -> dict[str, str]:
 def decompress(body: bytes, encoding: str) -> bytes:
     """Undo a Content-Encoding (gzip, deflate, snappy, zstd)."""
     enc = encoding.strip().lower()
+    if enc in ("", "identity"):
+        return body
+    if enc not in ("gzip", "deflate", "snappy", "zstd"):
+        raise PushError(415, f"Content-Encoding {encoding!r} not supported")
     try:
-        if enc in ("", "identity"):
-            return body
-        if enc == "gzip":
-            return bytes(cramjam.gzip.decompress(body))
-        if enc == "deflate":
-            return bytes(cramjam.zlib.decompress(body))
-        if enc == "snappy":
-            return bytes(cramjam.snappy.decompress_raw(body))
-        if enc == "zstd":
-            return bytes(cramjam.zstd.decompress(body))
-    except Exception as exc:
-        raise PushError(400, f"failed to decompress {enc} body: {exc}") from None
-    raise PushError(415, f"Content-Encoding {encoding!r} not supported")
+        return inflate(body, enc)
+    except InflateError as exc:
+        raise PushError(exc.status, exc.explain(f"failed to decompress {enc} body")) from None
 
 
 def decode_push(body: bytes, content_type: str) -> list[RawStream]:
@@ -98,9 +92,9 @@ def decode_push(body: bytes, content_type: str) -> list[RawStream]:
     if ctype == "application/json":
         return _decode_json(body)
     try:
-        raw = bytes(cramjam.snappy.decompress_raw(body))
-    except Exception:
-        raise PushError(400, "snappy: corrupt input") from None
+        raw = inflate(body, "snappy")
+    except InflateError as exc:
+        raise PushError(exc.status, str(exc)) from None  # "snappy: corrupt input (...)" or the cap
     return _decode_proto(raw)
 
 

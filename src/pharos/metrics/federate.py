@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from pharos.metrics.api.errors import ApiError
 from pharos.metrics.api.forms import read_form
 from pharos.metrics.api.params import parse_matcher_sets
 from pharos.metrics.model import METRIC_NAME, Labels, escape_label_value, is_stale_marker
@@ -62,7 +63,10 @@ def register(app: FastAPI, runtime: Any) -> None:
         tsdb = runtime.tsdb
         if tsdb is None:
             return PlainTextResponse("TSDB not ready\n", status_code=503)
-        form = await read_form(request)
+        try:
+            form = await read_form(request)
+        except ApiError as exc:  # a body that is not a form: 400 in plain text, as Prometheus
+            return PlainTextResponse(f"{exc}\n", status_code=400)
         try:
             samples = latest_samples(tsdb, form.get("match[]", []), int(time.time() * 1000))
         except ValueError as exc:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pharos.config.model import ServerConfig
+from pharos.server.inflate import BODY_LIMIT
 
 if TYPE_CHECKING:
     from pharos.server.runtime import Runtime
@@ -107,8 +108,9 @@ def body_limit(server: ServerConfig, path: str) -> int:
     return int(server.max_request_body_size)
 
 
-class BodyTooLarge(Exception):
-    """A streamed body went past its cap."""
+class BodyTooLarge(BaseException):
+    """A streamed body went past its cap: a BaseException, so that handlers answering any
+    Exception in their own format let it through to the middleware, which answers 413."""
 
 
 class SecurityMiddleware:
@@ -169,12 +171,15 @@ class SecurityMiddleware:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        token = BODY_LIMIT.set(limit)  # decompression stops at the same cap (pharos.server.inflate)
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if started:
                 raise
             await _deny(scope, send, 413, _too_large(limit))
+        finally:
+            BODY_LIMIT.reset(token)
 
 
 def _too_large(limit: int) -> str:

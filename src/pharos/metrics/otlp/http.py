@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import Any
 
-import cramjam
 import numpy as np
 from fastapi import FastAPI
 from google.protobuf import json_format
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from pharos.metrics.otlp.translate import Translation, translate
+from pharos.server.inflate import InflateError, inflate
 
 log = logging.getLogger("pharos.otlp")
 PROTOBUF = "application/x-protobuf"
@@ -33,9 +33,9 @@ def decode(body: bytes, content_type: str, encoding: str) -> tuple[Any, bool]:
     """(request, is_json)."""
     if encoding.lower() == "gzip":
         try:
-            body = bytes(cramjam.gzip.decompress(body))
-        except Exception as exc:
-            raise OtlpError(f"cannot gunzip the body: {exc}") from None
+            body = inflate(body, "gzip")
+        except InflateError as exc:
+            raise OtlpError(exc.explain("cannot gunzip the body")) from None
     media = content_type.split(";")[0].strip().lower()
     req = ExportMetricsServiceRequest()
     try:

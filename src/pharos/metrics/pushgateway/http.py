@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cramjam
 import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from pharos.config.units import parse_duration
 from pharos.metrics.pushgateway.parse import PushError, grouping_key, parse_body, sanitize
 from pharos.metrics.pushgateway.service import PushgatewayService
+from pharos.server.inflate import InflateError, inflate
 
 TTL_HEADER = "X-Pharos-Group-TTL"
 
@@ -74,9 +74,9 @@ async def _body(request: Request) -> bytes:
     body = await request.body()
     if request.headers.get("content-encoding", "").lower() == "gzip":
         try:
-            return bytes(cramjam.gzip.decompress(body))
-        except Exception as exc:
-            raise PushError(f"cannot decompress gzip body: {exc}") from None
+            return inflate(body, "gzip")
+        except InflateError as exc:
+            raise PushError(exc.explain("cannot decompress gzip body")) from None
     return body
 
 

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import cramjam
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from pharos.metrics.model import Labels, make_labels
 from pharos.metrics.remote.schema import Label, Sample, WriteRequestRaw
 from pharos.metrics.tsdb.db import TSDB
+from pharos.server.inflate import InflateError, inflate
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _CACHE_MAX = 2_000_000
@@ -46,9 +46,9 @@ class WriteStats:
 def decode_snappy(body: bytes) -> bytes:
     """The snappy block format; Prometheus decodes every body so, whatever the headers say."""
     try:
-        return bytes(cramjam.snappy.decompress_raw(body))
-    except Exception as exc:
-        raise BadRequest(f"snappy: corrupt input ({exc})") from None
+        return inflate(body, "snappy")
+    except InflateError as exc:
+        raise BadRequest(str(exc)) from None  # "snappy: corrupt input (...)" or the cap
 
 
 def decode_write_request(data: bytes) -> Any:
