@@ -109,3 +109,25 @@ def test_tail_websocket_needs_credentials(secured: tuple[str, SecureServer]) -> 
     headers = BEARER if kind == "bearer" else {"Authorization": BASIC._auth_header}
     with open_tail(server, '{app="sec"}', headers) as ws:
         ws.ping().wait(10)
+
+
+def test_a_reload_changes_the_credentials(start_module) -> None:  # type: ignore[no-untyped-def]
+    server = start_module(CONFIGS["bearer"])
+    config = server.workdir / "pharos.yml"
+    secret = server.workdir / "token"
+    secret.write_text("rotated-token\n")
+    config.write_text(f"server:\n  bearer_token_file: {secret.name}\n")  # relative to the config file
+    assert server.client.post("/-/reload", headers=BEARER).status_code == 200
+    assert server.client.get("/api/v1/labels", headers=BEARER).status_code == 401
+    assert (
+        server.client.get("/api/v1/labels", headers={"Authorization": "Bearer rotated-token"}).status_code
+        == 200
+    )
+    secret.unlink()
+    config.write_text(f"server:\n  bearer_token_file: {secret}\n")
+    failed = server.client.post("/-/reload", headers={"Authorization": "Bearer rotated-token"})
+    assert failed.status_code == 500 and f"cannot read {secret}" in failed.text
+    assert (
+        server.client.get("/api/v1/labels", headers={"Authorization": "Bearer rotated-token"}).status_code
+        == 200
+    )

@@ -13,6 +13,8 @@ import cramjam
 import pytest
 from sechelp import DASHBOARD, MONITOR, RULES, SILENCE, Call, SecureServer, push_line
 
+from pharos.server.security import DOCUMENT_BODY_LIMIT
+
 CAP = 256 * 1024
 FORM = "application/x-www-form-urlencoded"
 YAML = {"Content-Type": "application/yaml"}
@@ -124,3 +126,20 @@ def test_compressed_bombs_are_refused(server: SecureServer) -> None:
         r = server.client.post(path, content=encode(bomb, "gzip"), headers={"Content-Encoding": "gzip"})
         assert 400 <= r.status_code < 500 and "decompressed body larger" in r.text, (path, r.text[:200])
     still_there(server)
+
+
+def test_config_documents_have_a_tighter_cap_than_ingestion(start_module) -> None:  # type: ignore[no-untyped-def]
+    defaults = start_module("")
+    big = b"#" * (DOCUMENT_BODY_LIMIT + 1)
+    for path in (
+        "/loki/api/v1/rules/ns",
+        "/api/pharos/v1/monitors",
+        "/api/pharos/v1/dashboards",
+        "/api/v2/silences",
+    ):
+        r = defaults.client.post(path, content=big, headers=YAML)
+        assert r.status_code == 413 and f"the limit is {DOCUMENT_BODY_LIMIT} bytes" in r.text, path
+    pushed = defaults.client.post(
+        "/loki/api/v1/push", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert pushed.status_code == 400  # within the ingestion cap: parsed, and refused as bad JSON
