@@ -172,10 +172,11 @@ def test_threshold_monitor_form_list_history_mute_delete(server: str, page: tupl
     assert len(log.errors) == 1
 
 
-def _band(server: str, expr: str) -> bool:
+def _band(server: str, expr: str, seconds: int = 300) -> bool:
+    """Whether `expr` has data over the last `seconds` on the chart's grid (whole seconds)."""
     now = time.time()
     url = f"{server}/api/v1/query_range?" + urllib.parse.urlencode(
-        {"query": expr, "start": now - 300, "end": now, "step": 1}
+        {"query": expr, "start": int(now) - seconds, "end": now, "step": 1}
     )
     return bool(get_json(url)["data"]["result"])  # type: ignore[index]
 
@@ -310,11 +311,14 @@ def test_outlier_monitor_draws_its_outlying_member_in_red(server: str, page: tup
     }
     assert send(server, "POST", API, body) == 201
     wait_until(lambda: monitor(server, "web-outlier")["state"] == "ALERT")
+    wait_until(
+        lambda: _band(server, "webout_value", 60) and _band(server, 'outliers(webout_value, "mad")', 60)
+    )
     pg.goto(f"{server}/monitors/web-outlier?from=now-1m&to=now")
     _done(pg)
     pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
     strokes = pg.evaluate(
-        "window.__pharos.charts.monitor.uplot.series.slice(1).map(s => [s.label, s._stroke])"
+        "(u => u.series.slice(1).map((s, i) => [s.label, s.stroke(u, i + 1)]))(window.__pharos.charts.monitor.uplot)"
     )
     red = [label for label, stroke in strokes if stroke == "#c4162a"]
     assert red == ['webout_value{host="e", job="webout"}'] and len(strokes) == 5
