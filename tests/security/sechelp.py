@@ -30,11 +30,12 @@ class SecureServer(PharosProcess):
         *,
         ca: Path | None = None,
         cert: tuple[Path, Path] | None = None,
+        port: int | None = None,
         **client: Any,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "pharos.yml").write_text(config)
-        super().__init__(workdir, "server", ["--config", str(workdir / "pharos.yml")])
+        super().__init__(workdir, "server", ["--config", str(workdir / "pharos.yml")], port=port)
         if ca is not None:
             self.url = f"https://127.0.0.1:{self.port}"
         self.client.close()

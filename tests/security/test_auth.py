@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pharos_testproc import free_port, wait_for
 from sechelp import BASIC, BEARER, PASSWORD, TOKEN, USER, Call, SecureServer, calls, open_tail, push_line
 from websockets.exceptions import InvalidStatus
 
@@ -131,3 +132,21 @@ def test_a_reload_changes_the_credentials(start_module) -> None:  # type: ignore
         server.client.get("/api/v1/labels", headers={"Authorization": "Bearer rotated-token"}).status_code
         == 200
     )
+
+
+def test_rules_reach_the_own_alertmanager_with_configured_credentials(start_module, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: SecAlways\n        expr: vector(1)\n"
+    )
+    port = free_port()
+    config = (
+        CONFIGS["basic"] + f"rule_files: [{rules}]\nalerting:\n  alertmanagers:\n    - static_configs:\n"
+        f"        - targets: ['127.0.0.1:{port}']\n      basic_auth: {{username: {USER}, password: {PASSWORD}}}\n"
+    )
+    server = start_module(config, port=port)
+
+    def names() -> list[str]:
+        return [a["labels"]["alertname"] for a in server.client.get("/api/v2/alerts", auth=BASIC).json()]
+
+    wait_for(lambda: "SecAlways" in names(), what="the rule's alert in the own Alertmanager")
