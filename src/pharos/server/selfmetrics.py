@@ -17,24 +17,19 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# tsdb.stats()["pharos"] key -> (metric name, type, help)
-_TSDB_FIGURES: dict[str, tuple[str, str, str]] = {
-    "samples_appended_total": (
-        "pharos_tsdb_samples_appended_total",
-        "counter",
-        "Samples appended to the TSDB.",
-    ),
+# tsdb.stats()["pharos"] key -> (metric name, help); the `_total` ones are counters
+_TSDB_FIGURES: dict[str, tuple[str, str]] = {
+    "samples_appended_total": ("pharos_tsdb_samples_appended_total", "Samples appended to the TSDB."),
     "samples_rejected_total": (
         "pharos_tsdb_samples_rejected_total",
-        "counter",
         "Samples rejected (out of order, duplicate, out of bounds).",
     ),
-    "head_series": ("pharos_tsdb_head_series", "gauge", "Series with samples in the head."),
-    "head_samples": ("pharos_tsdb_head_samples", "gauge", "Samples held in the in-memory head."),
-    "wal_bytes": ("pharos_tsdb_wal_bytes", "gauge", "Size of the write-ahead log on disk."),
-    "blocks": ("pharos_tsdb_blocks_loaded", "gauge", "Blocks and parts on disk."),
-    "blocks_level1": ("pharos_tsdb_blocks_compacted", "gauge", "Compacted (level 1+) blocks on disk."),
-    "disk_bytes": ("pharos_tsdb_storage_blocks_bytes", "gauge", "Bytes used by blocks on disk."),
+    "head_series": ("pharos_tsdb_head_series", "Series with samples in the head."),
+    "head_samples": ("pharos_tsdb_head_samples", "Samples held in the in-memory head."),
+    "wal_bytes": ("pharos_tsdb_wal_bytes", "Size of the write-ahead log on disk."),
+    "blocks": ("pharos_tsdb_blocks_loaded", "Blocks and parts on disk."),
+    "blocks_level1": ("pharos_tsdb_blocks_compacted", "Compacted (level 1+) blocks on disk."),
+    "disk_bytes": ("pharos_tsdb_storage_blocks_bytes", "Bytes used by blocks on disk."),
 }
 
 
@@ -66,9 +61,9 @@ def server_metrics(runtime: Runtime, tsdb_stats: dict[str, float]) -> str:
         ),
     ):
         exp.add(name, kind, help_, value)
-    for key, (name, kind, help_) in _TSDB_FIGURES.items():
+    for key, (name, help_) in _TSDB_FIGURES.items():
         if key in tsdb_stats:
-            exp.add(name, kind, help_, tsdb_stats[key])
+            exp.add(name, "counter" if name.endswith("_total") else "gauge", help_, tsdb_stats[key])
     return exp.render()
 
 
