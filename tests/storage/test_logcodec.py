@@ -188,6 +188,10 @@ def test_compacted_store_returns_identical_lines(tmp_path):
         assert all(b.encoded for b in store._tenants["t"].blocks)
         got = store.scan("t", ScanSpec([0], 0, 10**6, direction="forward", limit=5000))
         assert got.column("line").to_pylist() == lines
+        newest = store.scan("t", ScanSpec([0], 0, 10**6, direction="backward", limit=7))
+        assert newest.column("line").to_pylist() == lines[::-1][:7]
+        oldest = store.scan("t", ScanSpec([0], 0, 10**6, direction="forward", limit=3))
+        assert oldest.column("line").to_pylist() == lines[:3]
         hit = store.scan("t", ScanSpec([0], 0, 10**6, [LineFilter("contains", ("\x11 350",))]))
         assert hit.column("line").to_pylist() == [x for x in lines if "\x11 350" in x]
     finally:

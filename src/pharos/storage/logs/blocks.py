@@ -16,6 +16,7 @@ the units of encoded blocks to read, and only those rows are decoded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -356,6 +357,8 @@ def run_scan(
         source = _source_sql(blocks, head, spec.filters)
         if not source:
             return ENTRY_SCHEMA.empty_table()
+        if spec.limit is not None and any(b.encoded for b in blocks):
+            spec = _narrowed(cur, source, spec)
         params: list[object] = []
         where = _where(spec, params, cur)
         sql = f"SELECT {spec.columns} FROM ({source}) WHERE {where}"
@@ -365,6 +368,25 @@ def run_scan(
         return cur.sql(sql, params=params).to_arrow_table()
     finally:
         cur.close()
+
+
+def _narrowed(cur: duckdb.DuckDBPyConnection, source: str, spec: ScanSpec) -> ScanSpec:
+    """A limited scan whose predicates need no line text, with its time range cut to where its
+    `limit` newest (backward) or oldest rows are: found from timestamps alone, so only about
+    `limit` lines of encoded blocks get decoded."""
+    if spec.filters or any(ex.filters for ex in spec.excludes) or not spec.limit:
+        return spec
+    params: list[object] = []
+    order = "DESC" if spec.direction == "backward" else "ASC"
+    sql = f"SELECT ts FROM ({source}) WHERE {_where(spec, params, cur)} ORDER BY ts {order} LIMIT 1 OFFSET {int(spec.limit) - 1}"
+    rows = cur.sql(sql, params=params).fetchall()
+    if not rows:
+        return spec
+    bound = int(rows[0][0])
+    start, end = (
+        (max(spec.start, bound), spec.end) if order == "DESC" else (spec.start, min(spec.end, bound + 1))
+    )
+    return dataclasses.replace(spec, start=start, end=end)
 
 
 def run_aggregate(
