@@ -58,6 +58,12 @@ def send(server: str, method: str, path: str, body: object | None = None) -> int
         return r.status
 
 
+def create(server: str, name: str, kind: str, query: str, **options: object) -> None:
+    """Create an API monitor evaluated every second."""
+    body = {"name": name, "type": kind, "query": query, "interval": "1s", **options}
+    assert send(server, "POST", API, body) == 201
+
+
 def _done(pg: object) -> None:
     pg.wait_for_selector('[data-page="monitors"][data-state="done"]')  # type: ignore[attr-defined]
 
@@ -181,32 +187,32 @@ def _band(server: str, expr: str, seconds: int = 300) -> bool:
     return bool(get_json(url)["data"]["result"])  # type: ignore[index]
 
 
+def band_chart(pg: Any, server: str, band: str, path: str) -> list[str]:
+    """Wait until `band` has data on the chart's grid, open `path`: its chart's series labels."""
+    wait_until(lambda: _band(server, band), timeout=120)
+    pg.goto(f"{server}{path}")
+    _done(pg)
+    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
+    return cast(
+        list[str], pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
+    )
+
+
+def own_series(server: str) -> str:
+    """The labels of the server's scrape of itself."""
+    return f'{{instance="{server.removeprefix("http://")}", job="pharos"}}'
+
+
 def test_anomaly_monitor_draws_its_band_and_edits_through_the_form(server: str, page: tuple) -> None:
     pg, log = page
     name = "web-anomaly"
     query = 'scrape_duration_seconds{job="pharos"}'
-    assert (
-        send(
-            server,
-            "POST",
-            API,
-            {
-                "name": name,
-                "type": "anomaly",
-                "query": query,
-                "interval": "1s",
-                "anomaly": {"algorithm": "basic", "step": "1s", "history": "10m"},
-            },
-        )
-        == 201
-    )
+    create(server, name, "anomaly", query, anomaly={"algorithm": "basic", "step": "1s", "history": "10m"})
     # basic needs 48 points of history at the chart's 1s step.
-    wait_until(lambda: _band(server, f'anomaly_upper({query}, "basic", 2)'), timeout=120)
-    pg.goto(f"{server}/monitors/{name}?from=now-5m&to=now")
-    _done(pg)
-    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
-    labels = pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
-    key = f'{{instance="{server.removeprefix("http://")}", job="pharos"}}'
+    labels = band_chart(
+        pg, server, f'anomaly_upper({query}, "basic", 2)', f"/monitors/{name}?from=now-5m&to=now"
+    )
+    key = own_series(server)
     assert labels == [f"scrape_duration_seconds{key}", f"band upper {key}", f"band lower {key}"]
     assert pg.evaluate("window.__pharos.charts.monitor.uplot.bands.length") == 1
     assert "1 band" in pg.locator('[data-testid="chart-status"]').inner_text()
@@ -230,23 +236,8 @@ def test_anomaly_monitor_draws_its_band_and_edits_through_the_form(server: str, 
 def test_log_monitor_charts_its_logql_query_and_composite_has_no_chart(server: str, page: tuple) -> None:
     pg, log = page
     query = 'sum(count_over_time({app="checkout"}[1h]))'  # the 40 lines conftest pushed
-    log_monitor = {
-        "name": "web-log",
-        "type": "log",
-        "query": query,
-        "interval": "1s",
-        "thresholds": {"critical": 30},
-    }
-    assert send(server, "POST", API, log_monitor) == 201
-    assert (
-        send(
-            server,
-            "POST",
-            API,
-            {"name": "web-composite", "type": "composite", "query": "web-log", "interval": "1s"},
-        )
-        == 201
-    )
+    create(server, "web-log", "log", query, thresholds={"critical": 30})
+    create(server, "web-composite", "composite", "web-log")
     wait_until(lambda: monitor(server, "web-composite")["state"] == "ALERT")
     pg.goto(f"{server}/monitors/web-log?from=now-15m&to=now")
     _done(pg)
@@ -301,15 +292,7 @@ def test_outlier_monitor_draws_its_outlying_member_in_red(server: str, page: tup
     pg, log = page
     push_values(server, {"a": 1, "b": 1.1, "c": 0.9, "d": 1.05, "e": 50}, job="webout")
     outlier = {"algorithm": "mad", "window": "1m", "step": "1s"}
-    body = {
-        "name": "web-outlier",
-        "type": "outlier",
-        "query": "webout_value",
-        "group_by": ["host"],
-        "interval": "1s",
-        "outlier": outlier,
-    }
-    assert send(server, "POST", API, body) == 201
+    create(server, "web-outlier", "outlier", "webout_value", group_by=["host"], outlier=outlier)
     wait_until(lambda: monitor(server, "web-outlier")["state"] == "ALERT")
     wait_until(
         lambda: _band(server, "webout_value", 60) and _band(server, 'outliers(webout_value, "mad")', 60)
@@ -331,21 +314,10 @@ def test_forecast_monitor_draws_the_forecast_band_and_threshold(server: str, pag
     pg, log = page
     query = 'pharos_tsdb_head_series{job="pharos"}'
     forecast = {"algorithm": "linear", "model": "reactive", "horizon": "10m", "step": "1s", "history": "10m"}
-    body = {
-        "name": "web-forecast",
-        "type": "forecast",
-        "query": query,
-        "interval": "1s",
-        "thresholds": {"critical": 1e6},
-        "forecast": forecast,
-    }
-    assert send(server, "POST", API, body) == 201
-    wait_until(lambda: _band(server, f'forecast_upper({query}, "linear", 600, "reactive")'), timeout=60)
-    pg.goto(f"{server}/monitors/web-forecast?from=now-5m&to=now")
-    _done(pg)
-    pg.wait_for_selector('[data-page="monitors"][data-chart="done"]')
-    labels = pg.evaluate("window.__pharos.charts.monitor.uplot.series.slice(1).map(s => s.label)")
-    key = f'{{instance="{server.removeprefix("http://")}", job="pharos"}}'
+    create(server, "web-forecast", "forecast", query, thresholds={"critical": 1e6}, forecast=forecast)
+    band = f'forecast_upper({query}, "linear", 600, "reactive")'
+    labels = band_chart(pg, server, band, "/monitors/web-forecast?from=now-5m&to=now")
+    key = own_series(server)
     assert labels == [
         f"pharos_tsdb_head_series{key}",
         f"forecast +10m upper {key}",
