@@ -328,3 +328,25 @@ def test_forecast_monitor_draws_the_forecast_band_and_threshold(server: str, pag
     assert "Band extreme" in pg.locator('[data-testid="monitor-groups"]').inner_text()
     assert send(server, "DELETE", f"{API}/web-forecast") == 204
     assert log.errors == []
+
+
+def test_no_data_state_shows_and_filters(server: str, page: tuple) -> None:
+    pg, log = page
+    create(
+        server,
+        "web-nodata",
+        "metric",
+        "web_never_pushed",
+        thresholds={"critical": 1},
+        notify_no_data=True,
+        no_data_timeframe="2s",
+    )
+    wait_until(lambda: monitor(server, "web-nodata")["state"] == "NO DATA")
+    pg.goto(f"{server}/monitors?state=NO+DATA")
+    row = pg.wait_for_selector('[data-monitor="web-nodata"]')
+    assert row.get_attribute("data-state") == "NO DATA"
+    assert row.query_selector(".badge.state").get_attribute("class") == "badge state nodata"
+    assert pg.locator('[data-testid="monitor"]').count() == 1
+    assert pg.locator('[data-state-filter="NO DATA"]').inner_text() == "NO DATA (1)"
+    assert send(server, "DELETE", f"{API}/web-nodata") == 204
+    assert log.errors == []
