@@ -70,11 +70,14 @@ def _table(lines: list[str], ts: list[int]) -> pa.Table:
 
 
 def _decode_sql(enc: pa.Table) -> list[str]:
+    """Lines back through SQL; checks `pharos_bytes` against their UTF-8 lengths on the way."""
     con = duckdb.connect()
     codec.register(con)
     con.register("enc", enc)
-    slots = "struct_pack(" + ", ".join(codec.SLOT_COLUMNS) + ")"
-    return [r[0] for r in con.sql(f"SELECT pharos_line(tpl, line, ts, {slots}) FROM enc").fetchall()]
+    args = "tpl, line, ts, struct_pack(" + ", ".join(codec.SLOT_COLUMNS) + ")"
+    rows = con.sql(f"SELECT pharos_line({args}), pharos_bytes({args}) FROM enc").fetchall()
+    assert [n for _, n in rows] == [len(line.encode()) for line, _ in rows]
+    return [line for line, _ in rows]
 
 
 @settings(max_examples=60, deadline=None)

@@ -75,15 +75,17 @@ class Engine:
         return {sid: lb for sid, lb in enumerate(self.store.streams(tenant)) if lb and all(t(lb) for t in tests)}
 
     def _rows(self, tenant: str, expr: A.LogExpr, start: int, end: int, pl: Plan,
-              limit: int | None = None, direction: str = "forward") -> tuple[pa.Table, dict[int, Labels]]:
+              limit: int | None = None, direction: str = "forward",
+              columns: str = "stream, ts, line, meta") -> tuple[pa.Table, dict[int, Labels]]:
         streams = self.select(tenant, expr.matchers)
-        spec = ScanSpec(list(streams), start, end, pl.pushed, direction, limit)
+        spec = ScanSpec(list(streams), start, end, pl.pushed, direction, limit, columns)
         return self.store.scan(tenant, spec), streams
 
     def _apply(self, table: pa.Table, streams: dict[int, Labels], pl: Plan,
                force_labels: bool = False) -> tuple[np.ndarray, list[str] | None, list[Labels] | None]:
-        """Run per-line stages; returns kept row indices, rewritten lines (None = unchanged)
-        and per-row labels (None = stream labels, no metadata)."""
+        """Run per-line stages; returns kept row indices, rewritten lines (None = unchanged; the
+        table needs a `line` column only when there are stages) and per-row labels (None =
+        stream labels, no metadata)."""
         n = table.num_rows
         meta = table.column("meta")
         has_meta = meta.null_count != n
@@ -92,6 +94,8 @@ class Engine:
         if n > MAX_PIPELINE_LINES:
             raise QueryError(f"the query's pipeline would run over {n:,} lines (limit {MAX_PIPELINE_LINES:,}); "
                              "narrow the time range or the stream selector, or add line filters")
+        if not pl.stages:
+            return np.arange(n), None, self._row_labels(table, streams)
         sids = table.column("stream").to_numpy()
         ts = table.column("ts").to_numpy()
         lines = table.column("line").to_pylist()
@@ -112,6 +116,19 @@ class Engine:
                 out_lines.append(line)
                 out_labels.append(lb)
         return np.asarray(keep, dtype=np.int64), out_lines, out_labels
+
+    @staticmethod
+    def _row_labels(table: pa.Table, streams: dict[int, Labels]) -> list[Labels]:
+        """Per row: stream labels plus structured metadata."""
+        sids = table.column("stream").to_numpy()
+        metas = table.column("meta").to_pylist()
+        out = []
+        for sid, m in zip(sids.tolist(), metas, strict=True):
+            lb = dict(streams[sid])
+            if m:
+                lb.update(orjson.loads(m))
+            out.append(lb)
+        return out
 
     # -- log queries ---------------------------------------------------------------------------
     def logs(self, tenant: str, expr: A.LogExpr, start: int, end: int, limit: int,
@@ -148,7 +165,7 @@ class Engine:
         keep, lines, labels = self._apply(table, streams, pl)
         ts = table.column("ts").to_numpy()[keep]
         order = np.argsort(-ts if direction == "backward" else ts, kind="stable")[:limit]
-        if lines is None:
+        if labels is None:
             sids = table.column("stream").to_numpy()[keep]
             all_lines = table.column("line").take(pa.array(keep[order])).to_pylist()
             groups: dict[object, list[int]] = defaultdict(list)
@@ -156,7 +173,8 @@ class Engine:
                 groups[sid].append(j)
             out = [(dict(streams[int(s)]), ts[order][idx], [all_lines[i] for i in idx]) for s, idx in groups.items()]
         else:
-            assert labels is not None
+            if lines is None:
+                lines = table.column("line").take(pa.array(keep)).to_pylist()
             g2: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
             for j in order.tolist():
                 g2[_key(labels[j])].append(j)
@@ -209,7 +227,8 @@ class Engine:
         hi = int(steps[-1]) - rng.offset_ns + 1
         pl = plan(rng.log.stages)
         post = [label_predicate(s.expr) for s in rng.post if isinstance(s, A.LabelFilter)]
-        table, streams = self._rows(tenant, rng.log, lo, hi, pl)
+        columns = "stream, ts, line, meta, nbytes" if pl.stages else "stream, ts, meta, nbytes"
+        table, streams = self._rows(tenant, rng.log, lo, hi, pl, columns=columns)
         if expr.op == "absent_over_time":
             return _absent(rng, table, steps)
         series = self._series(table, streams, pl, rng, post, expr.grouping)
@@ -234,7 +253,7 @@ class Engine:
         if lines is not None:
             sizes = np.fromiter((len(x.encode()) for x in lines), np.float64, len(lines))
         else:
-            sizes = pc.binary_length(table.column("line").cast(pa.binary())).to_numpy().astype(np.float64)
+            sizes = table.column("nbytes").to_numpy().astype(np.float64)
         if labels is None:
             sids = table.column("stream").to_numpy()
             return _split_by(sids, ts_all, sizes, lambda s: dict(streams[int(s)]))

@@ -254,14 +254,18 @@ def exclusion_sql(ex: Exclusion, params: list[object]) -> str:
     return "NOT (" + " AND ".join(conds) + ")"
 
 
+PLAIN_COLUMNS = "stream, ts, line, meta, strlen(line) AS nbytes"
+
+
 def _files(blocks: Sequence[Block]) -> str:
     return "read_parquet([" + ", ".join(_sql_str(str(b.path)) for b in blocks) + "])"
 
 
 def _decoded(blocks: Sequence[Block], where: str = "") -> str:
-    slots = "struct_pack(" + ", ".join(codec.SLOT_COLUMNS) + ")"
+    args = "tpl, line, ts, struct_pack(" + ", ".join(codec.SLOT_COLUMNS) + ")"
     return (
-        f"SELECT stream, ts, pharos_line(tpl, line, ts, {slots}) AS line, meta FROM {_files(blocks)}{where}"
+        f"SELECT stream, ts, pharos_line({args}) AS line, meta, pharos_bytes({args}) AS nbytes "
+        f"FROM {_files(blocks)}{where}"
     )
 
 
@@ -278,10 +282,10 @@ def _runs(units: np.ndarray) -> list[tuple[int, int]]:
 
 
 def blocks_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> list[str]:
-    """SELECTs of (stream, ts, line, meta) reading `blocks`; with `filters`, only the units of
+    """SELECTs of (stream, ts, line, meta, nbytes) reading `blocks`; with `filters`, only the units of
     encoded blocks their skip indexes do not rule out."""
     plain = [b for b in blocks if not b.encoded]
-    parts = [f"SELECT stream, ts, line, meta FROM {_files(plain)}"] if plain else []
+    parts = [f"SELECT {PLAIN_COLUMNS} FROM {_files(plain)}"] if plain else []
     needles, whole = _needles(filters), []
     for b in (b for b in blocks if b.encoded):
         index = skip_index(b.path) if needles else None
@@ -317,15 +321,15 @@ def rows_sql(blocks: Sequence[Block]) -> str | None:
 
 
 def source_sql(blocks: Sequence[Block], filters: Sequence[LineFilter] = ()) -> str | None:
-    """A parenthesised subquery of (stream, ts, line, meta) over `blocks`, None if nothing to read."""
+    """A parenthesised subquery of (stream, ts, line, meta, nbytes) over `blocks`, None if nothing to read."""
     parts = blocks_sql(blocks, filters)
     return "(" + " UNION ALL ".join(parts) + ")" if parts else None
 
 
 def _source_sql(blocks: Sequence[Block], head: pa.Table | None, filters: Sequence[LineFilter]) -> str:
     parts = blocks_sql(blocks, filters)
-    if head is not None and head.num_rows:
-        parts.append("SELECT stream, ts, line, meta FROM head")
+    if head is not None and (head.num_rows or not parts):
+        parts.append(f"SELECT {PLAIN_COLUMNS} FROM head")
     return " UNION ALL ".join(parts)
 
 
@@ -346,21 +350,18 @@ def _where(spec: ScanSpec, params: list[object], cur: duckdb.DuckDBPyConnection)
 def run_scan(
     con: duckdb.DuckDBPyConnection, blocks: Sequence[Block], head: pa.Table | None, spec: ScanSpec
 ) -> pa.Table:
-    """Rows of `spec` from blocks and head; ordered by ts (direction) when a limit is given."""
-    blocks = [b for b in blocks if b.maxt >= spec.start and b.mint < spec.end]
-    if not spec.ids:
-        return ENTRY_SCHEMA.empty_table()
+    """Rows of `spec` from blocks and head; ordered by ts (direction) when a limit is given.
+    Without rows the result still has the columns `spec` asks for."""
+    blocks = [b for b in blocks if b.maxt >= spec.start and b.mint < spec.end] if spec.ids else []
     cur = con.cursor()
     try:
-        if head is not None:
-            cur.register("head", head)
+        head = head if head is not None else ENTRY_SCHEMA.empty_table()
+        cur.register("head", head)
         source = _source_sql(blocks, head, spec.filters)
-        if not source:
-            return ENTRY_SCHEMA.empty_table()
         if spec.limit is not None and any(b.encoded for b in blocks):
             spec = _narrowed(cur, source, spec)
         params: list[object] = []
-        where = _where(spec, params, cur)
+        where = _where(spec, params, cur) if spec.ids else "FALSE"
         sql = f"SELECT {spec.columns} FROM ({source}) WHERE {where}"
         if spec.limit is not None:
             order = "DESC" if spec.direction == "backward" else "ASC"
@@ -393,7 +394,7 @@ def run_aggregate(
     con: duckdb.DuckDBPyConnection, blocks: Sequence[Block], head: pa.Table | None, spec: ScanSpec
 ) -> pa.Table:
     """Per stream: entries, bytes, min and max ts of the rows `spec` selects."""
-    agg = "stream, count(*) AS entries, sum(strlen(line))::BIGINT AS bytes, min(ts) AS mint, max(ts) AS maxt"
+    agg = "stream, count(*) AS entries, sum(nbytes)::BIGINT AS bytes, min(ts) AS mint, max(ts) AS maxt"
     spec2 = ScanSpec(spec.ids, spec.start, spec.end, spec.filters, columns=agg, excludes=spec.excludes)
     blocks = [b for b in blocks if b.maxt >= spec.start and b.mint < spec.end]
     cur = con.cursor()

@@ -301,16 +301,24 @@ def decode(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -
     return pc.if_else(pc.is_null(tpl), line, joined)
 
 
+def line_bytes(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -> pa.Array:
+    """UTF-8 length of each decoded line without building it: a template names each slot at most
+    once and a slot column holds a value only where its template names it."""
+    tpl, line, slots = _one(tpl), _one(line), _one(slots)
+    total = pc.subtract(pc.binary_length(tpl), pc.multiply(pc.count_substring(tpl, MARK), 2))
+    for i in range(SLOTS):
+        total = pc.add(total, pc.binary_length(slots.field(i)).fill_null(0))
+    for char in DERIVED:
+        total = pc.add(total, pc.multiply(pc.count_substring(tpl, MARK + char), _derived_length(char)))
+    return pc.if_else(pc.is_null(tpl), pc.binary_length(line), total).cast(pa.int64())
+
+
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Make `pharos_line(tpl, line, ts, {v00: ..., ...})` (= `decode`) available to SQL on `con`."""
+    """Make `pharos_line(tpl, line, ts, {v00: ..., ...})` (= `decode`) and `pharos_bytes(...)`
+    (= `line_bytes`) available to SQL on `con`."""
     text = duckdb.sqltypes.VARCHAR
     slots = duckdb.struct_type({c: text for c in SLOT_COLUMNS})
-    con.create_function(
-        "pharos_line",
-        decode,
-        [text, text, duckdb.sqltypes.BIGINT, slots],
-        text,
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
+    args = [text, text, duckdb.sqltypes.BIGINT, slots]
+    options = {"type": "arrow", "null_handling": "special", "side_effects": False}
+    con.create_function("pharos_line", decode, args, text, **options)  # type: ignore[arg-type]
+    con.create_function("pharos_bytes", line_bytes, args, duckdb.sqltypes.BIGINT, **options)  # type: ignore[arg-type]
