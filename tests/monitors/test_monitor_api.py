@@ -60,6 +60,8 @@ def test_validation_errors_name_the_key(setup: tuple[Harness, MonitorStore, Test
     assert "thresholds.warning: warning must not be above critical" in r.json()["error"]
     r = client.post(PREFIX, content=b"{")
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
+    r = client.post(PREFIX, json={**CPU, "name": "team/cpu"})
+    assert r.status_code == 400 and r.json()["error"].startswith("name: a monitor name cannot contain '/'")
 
 
 def test_mute_with_end_and_history(setup: tuple[Harness, MonitorStore, TestClient]) -> None:

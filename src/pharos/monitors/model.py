@@ -136,6 +136,8 @@ class MonitorConfig(_Model):
         """Queries parse, thresholds are complete and ordered, names and templates are valid."""
         if "\n" in self.name:
             fail("a monitor name is one line", "name")
+        if "/" in self.name:
+            fail("a monitor name cannot contain '/' (it is a path segment of the monitors API)", "name")
         if self.interval <= 0:
             fail("the interval must be positive", "interval")
         _check_query(self)
