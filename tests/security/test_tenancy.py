@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -38,22 +39,26 @@ def lines(client: httpx.Client, headers: dict[str, str], query: str = '{app=~".+
     return sorted(v[1] for s in r.json()["data"]["result"] for v in s["values"])
 
 
+def get_json(client: httpx.Client, path: str, headers: dict[str, str], **params: str) -> Any:
+    """GET `path` as a tenant; the decoded JSON of a 200."""
+    r = client.get(path, params=params, headers=headers)
+    assert r.status_code == 200, (path, r.status_code, r.text)
+    return r.json()
+
+
 def test_queries_labels_series_and_index_stay_in_their_tenant(server: SecureServer) -> None:
-    c, params = server.client, window()
+    c, w = server.client, window()
     assert lines(c, A) == ["A secret line"] and lines(c, B) == ["B line"]
     assert lines(c, B, A_SELECTOR) == []
-    assert c.get("/loki/api/v1/labels", params=params, headers=B).json()["data"] == ["app"]
-    assert c.get("/loki/api/v1/label/app/values", params=params, headers=B).json()["data"] == ["b"]
-    series = c.get("/loki/api/v1/series", params={"match[]": '{app=~".+"}', **params}, headers=B).json()[
-        "data"
-    ]
-    assert series == [{"app": "b"}]
-    stats = c.get("/loki/api/v1/index/stats", params={"query": A_SELECTOR, **params}, headers=B).json()
+    assert get_json(c, "/loki/api/v1/labels", B, **w)["data"] == ["app"]
+    assert get_json(c, "/loki/api/v1/label/app/values", B, **w)["data"] == ["b"]
+    assert get_json(c, "/loki/api/v1/series", B, **{"match[]": '{app=~".+"}'}, **w)["data"] == [{"app": "b"}]
+    stats = get_json(c, "/loki/api/v1/index/stats", B, query=A_SELECTOR, **w)
     assert stats["entries"] == 0 and stats["streams"] == 0
-    volume = c.get("/loki/api/v1/index/volume", params={"query": '{app=~".+"}', **params}, headers=B).json()
+    volume = get_json(c, "/loki/api/v1/index/volume", B, query='{app=~".+"}', **w)
     assert [r["metric"] for r in volume["data"]["result"]] == [{"app": "b"}]
-    instant = c.get("/loki/api/v1/query", params={"query": f"count_over_time({A_SELECTOR}[1h])"}, headers=B)
-    assert instant.json()["data"]["result"] == []
+    instant = get_json(c, "/loki/api/v1/query", B, query=f"count_over_time({A_SELECTOR}[1h])")
+    assert instant["data"]["result"] == []
 
 
 def test_tail_sees_only_its_tenant(server: SecureServer) -> None:
