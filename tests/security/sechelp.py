@@ -65,8 +65,21 @@ def make_ca(folder: Path) -> dict[str, Path]:
     by the CA (openssl CLI); keys by name: ca.pem, server.pem/.key, client.pem/.key."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_key, ca = folder / "ca.key", folder / "ca.pem"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1",
-             "-subj", "/CN=pharos-test-ca")  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        ca_key,
+        "-out",
+        ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=pharos-test-ca",
+    )
     paths = {"ca.pem": ca}
     for name, ext in (
         ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
@@ -75,8 +88,23 @@ def make_ca(folder: Path) -> dict[str, Path]:
         key, csr, cert, extfile = (folder / f"{name}.{s}" for s in ("key", "csr", "pem", "ext"))
         extfile.write_text(ext + "\n")
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
-        _openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
-                 "-days", "1", "-extfile", extfile)  # fmt: skip
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            extfile,
+        )
         paths |= {f"{name}.pem": cert, f"{name}.key": key}
     return paths
 
@@ -216,16 +244,11 @@ def calls(asset: str) -> list[Call]:
         Call("DELETE", "/api/pharos/v1/dashboards/sec-dash"),
         *(Call(m, p) for m in ("GET", "HEAD") for p in ["/", *UI, *(f"{u}/x" for u in UI)]),
         Call("GET", "/graph"),
-        Call("GET", f"/assets/{asset}"),
-        Call("HEAD", f"/assets/{asset}"),
-        Call("GET", "/favicon.svg"),
-        Call("HEAD", "/favicon.svg"),
-        Call("GET", "/openapi.json"),
-        Call("HEAD", "/openapi.json"),
-        Call("GET", "/docs"),
-        Call("HEAD", "/docs"),
-        Call("GET", "/docs/oauth2-redirect"),
-        Call("HEAD", "/docs/oauth2-redirect"),
+        *(
+            Call(m, p)
+            for m in ("GET", "HEAD")
+            for p in (f"/assets/{asset}", "/favicon.svg", "/openapi.json", "/docs", "/docs/oauth2-redirect")
+        ),
         Call("POST", "/api/v2/alerts", {"json": [{"labels": {"alertname": "sec"}}]}),
         Call("GET", "/api/v2/alerts"),
         Call("GET", "/api/v2/alerts/groups"),
@@ -244,8 +267,7 @@ def calls(asset: str) -> list[Call]:
         Call("GET", "/api/pharos/v1/monitors"),
         Call("GET", "/api/pharos/v1/monitors/sec-mon"),
         Call("PUT", "/api/pharos/v1/monitors/sec-mon", {"json": MONITOR}),
-        Call("POST", "/api/pharos/v1/monitors/sec-mon/mute"),
-        Call("POST", "/api/pharos/v1/monitors/sec-mon/unmute"),
+        *(Call("POST", f"/api/pharos/v1/monitors/sec-mon/{action}") for action in ("mute", "unmute")),
         Call("GET", "/api/pharos/v1/monitors/sec-mon/history"),
         Call("DELETE", "/api/pharos/v1/monitors/sec-mon"),
         *(

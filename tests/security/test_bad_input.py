@@ -18,18 +18,62 @@ from pharos.server.security import DOCUMENT_BODY_LIMIT
 CAP = 256 * 1024
 FORM = "application/x-www-form-urlencoded"
 YAML = {"Content-Type": "application/yaml"}
-GARBAGE = [b"", b"{", b"[1, 2", b"\x00\xff\xfe garbage \x80", b'{"streams": 5}', b"- a\n b: [", b"null", b"[]",
-           b"\x0a\x05\x0a\x03", b"{}" * 10]  # fmt: skip
-CONTENT_TYPES = ["application/json", "application/x-protobuf", "application/yaml", "text/plain",
-                 "application/x-www-form-urlencoded", "application/octet-stream"]  # fmt: skip
+GARBAGE = [
+    b"",
+    b"{",
+    b"[1, 2",
+    b"\x00\xff\xfe garbage \x80",
+    b'{"streams": 5}',
+    b"- a\n b: [",
+    b"null",
+    b"[]",
+    b"\x0a\x05\x0a\x03",
+    b"{}" * 10,
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/x-protobuf",
+    "application/yaml",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+]
 ENCODINGS = [None, "gzip", "snappy", "zstd"]
-WRITES = [Call("POST", p) for p in ("/loki/api/v1/push", "/api/v1/write", "/api/v1/read", "/api/v1/otlp/v1/metrics",
-          "/api/pharos/v1/dashboards", "/api/pharos/v1/monitors", "/api/v2/alerts", "/api/v2/silences",
-          "/loki/api/v1/rules/ns", "/api/prom/rules/ns", "/api/pharos/v1/monitors/kept/mute", "/api/v1/query",
-          "/api/v1/query_range", "/api/v1/series", "/api/v1/labels", "/api/v1/export", "/federate",
-          "/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/delete", "/api/v1/rules",
-          "/metrics/job/garbage")] + [Call("PUT", p) for p in ("/metrics/job/garbage", "/api/pharos/v1/dashboards/kept",
-          "/api/pharos/v1/monitors/kept", "/loki/api/v1/delete")]  # fmt: skip
+WRITES = [
+    Call("POST", p)
+    for p in (
+        "/loki/api/v1/push",
+        "/api/v1/write",
+        "/api/v1/read",
+        "/api/v1/otlp/v1/metrics",
+        "/api/pharos/v1/dashboards",
+        "/api/pharos/v1/monitors",
+        "/api/v2/alerts",
+        "/api/v2/silences",
+        "/loki/api/v1/rules/ns",
+        "/api/prom/rules/ns",
+        "/api/pharos/v1/monitors/kept/mute",
+        "/api/v1/query",
+        "/api/v1/query_range",
+        "/api/v1/series",
+        "/api/v1/labels",
+        "/api/v1/export",
+        "/federate",
+        "/loki/api/v1/query",
+        "/loki/api/v1/query_range",
+        "/loki/api/v1/delete",
+        "/api/v1/rules",
+        "/metrics/job/garbage",
+    )
+] + [
+    Call("PUT", p)
+    for p in (
+        "/metrics/job/garbage",
+        "/api/pharos/v1/dashboards/kept",
+        "/api/pharos/v1/monitors/kept",
+        "/loki/api/v1/delete",
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +94,11 @@ def server(start_module) -> SecureServer:  # type: ignore[no-untyped-def]
 def still_there(srv: SecureServer) -> None:
     """Everything the fixture stored answers as before."""
     c, now = srv.client, time.time_ns()
-    r = c.get("/loki/api/v1/query_range", params={"query": '{app="kept"}', "start": str(now - 3600 * 10**9),
-                                                  "end": str(now + 10**9)}, headers={"X-Scope-OrgID": "t1"})  # fmt: skip
+    r = c.get(
+        "/loki/api/v1/query_range",
+        params={"query": '{app="kept"}', "start": str(now - 3600 * 10**9), "end": str(now + 10**9)},
+        headers={"X-Scope-OrgID": "t1"},
+    )
     assert [v[1] for s in r.json()["data"]["result"] for v in s["values"]] == ["accepted before"]
     assert "kept_metric" in c.get("/api/v1/metrics").text
     assert "sec:lines:rate1m" in c.get("/loki/api/v1/rules/kept").text
@@ -113,8 +160,11 @@ def test_compressed_bombs_are_refused(server: SecureServer) -> None:
     for encoding in ("gzip", "snappy", "zstd"):
         small = encode(bomb, encoding)
         assert len(small) < CAP
-        r = server.client.post("/loki/api/v1/push", content=small,
-                               headers={"Content-Type": "application/json", "Content-Encoding": encoding})  # fmt: skip
+        r = server.client.post(
+            "/loki/api/v1/push",
+            content=small,
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+        )
         assert r.status_code == 413, (encoding, r.status_code, r.text[:200])
         assert f"decompressed body larger than the limit of {CAP} bytes" in r.text
     for path in ("/api/v1/write", "/loki/api/v1/push"):  # protobuf bodies: snappy without a header

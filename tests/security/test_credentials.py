@@ -19,8 +19,12 @@ CREDS = credentials(
     ServerConfig(basic_auth=BasicAuth(username="alice", password="pw:with:colons"), bearer_token="tok")
 )
 GOOD = {"bearer tok", "basic " + base64.b64encode(b"alice:pw:with:colons").decode()}
-COMPRESS = {"gzip": gzip.compress, "zstd": cramjam.zstd.compress, "deflate": cramjam.zlib.compress,
-            "snappy": cramjam.snappy.compress_raw}  # fmt: skip
+COMPRESS = {
+    "gzip": gzip.compress,
+    "zstd": cramjam.zstd.compress,
+    "deflate": cramjam.zlib.compress,
+    "snappy": cramjam.snappy.compress_raw,
+}
 
 
 @given(

@@ -28,8 +28,17 @@ def names(server: SecureServer, leaf: str) -> list[str]:
     """Hostile names pointing at `leaf` beside the data directory (raw, to be quoted once)."""
     target = server.workdir / leaf
     climb = "../" * 24 + str(target).lstrip("/")
-    return [climb, str(target), "..", "../" + leaf, "..%2f" + leaf, "%2e%2e/" + leaf, f"{leaf}\x00.yaml",
-            "a\x00b", "../../../../../../" + leaf]  # fmt: skip
+    return [
+        climb,
+        str(target),
+        "..",
+        "../" + leaf,
+        "..%2f" + leaf,
+        "%2e%2e/" + leaf,
+        f"{leaf}\x00.yaml",
+        "a\x00b",
+        "../../../../../../" + leaf,
+    ]
 
 
 def paths(server: SecureServer, leaf: str) -> list[str]:
@@ -45,9 +54,19 @@ def escaped(server: SecureServer, leaf: str) -> list[Path]:
     return [p for folder in server.data_dir.parents for p in folder.glob(f"*{leaf}*")]
 
 
-READS = ["/assets/{}", "/explore/{}", "/api/pharos/v1/dashboards/{}", "/loki/api/v1/rules/{}",
-         "/loki/api/v1/rules/ns/{}", "/api/prom/rules/{}", "/api/v2/silence/{}", "/api/pharos/v1/monitors/{}",
-         "/api/pharos/v1/monitors/{}/history", "/api/v1/label/{}/values", "/loki/api/v1/label/{}/values"]  # fmt: skip
+READS = [
+    "/assets/{}",
+    "/explore/{}",
+    "/api/pharos/v1/dashboards/{}",
+    "/loki/api/v1/rules/{}",
+    "/loki/api/v1/rules/ns/{}",
+    "/api/prom/rules/{}",
+    "/api/v2/silence/{}",
+    "/api/pharos/v1/monitors/{}",
+    "/api/pharos/v1/monitors/{}/history",
+    "/api/v1/label/{}/values",
+    "/loki/api/v1/label/{}/values",
+]
 
 
 @pytest.mark.parametrize("route", READS)

@@ -63,7 +63,14 @@ def test_a_missing_certificate_stops_the_start_with_one_clear_line(tmp_path: Pat
     config.write_text(
         f"server:\n  tls_server_config:\n    cert_file: {tmp_path}/no.pem\n    key_file: {tmp_path}/no.key\n"
     )
-    done = run_cli("server", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}",
-                   "--data-dir", str(tmp_path / "data"))  # fmt: skip
+    done = run_cli(
+        "server",
+        "--config",
+        str(config),
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert done.returncode != 0
     assert f"server.tls_server_config: cannot load {tmp_path}/no.pem" in done.stderr + done.stdout
