@@ -50,6 +50,16 @@ def test_score_over_a_range_query_and_composition(engine: Engine) -> None:
     assert all(v.max() <= 2 for _, _, v in count.value)
 
 
+def test_contextual_score_is_twice_the_novelty_of_the_inner_series(engine: Engine) -> None:
+    from pharos.monitors.contextual import novelty
+
+    a, b = end_ms(7), end_ms(7.5)
+    score = engine.range('anomaly_score(load{host="h3"}, "contextual", 3)', a, b, STEP).value[0][2]
+    x = engine.range('load{host="h3"}', a - 3 * 7 * 86_400_000, b, STEP).value[0][2]
+    np.testing.assert_allclose(score, 2.0 * novelty(x)[0, -len(score) :])
+    assert np.median(score) == 0 and score.max() < 1  # a week of the same daily pattern is learned
+
+
 def test_forecast_value_and_band(engine: Engine) -> None:
     t = end_ms(6)
     expr = 'forecast{}(load{{host="h2"}}, "seasonal", 3600, "daily")'

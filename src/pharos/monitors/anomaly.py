@@ -1,4 +1,4 @@
-"""Anomaly detection bands: `basic`, `agile` and `robust`.
+"""Anomaly detection bands: `basic`, `agile`, `robust` and `contextual`.
 
 Each algorithm predicts, for every point, an expected value (`center`) and a robust scale
 (`sigma`) from strictly earlier points only, so a band computed over a whole history equals the
@@ -12,6 +12,8 @@ band a streaming evaluator would have produced point by point. The band is
   the level moved since; follows level shifts within a few points.
 * `robust` — seasonal-trend decomposition by medians: a long trend median plus the median seasonal
   deviation of the last few seasons; long anomalies barely move it.
+* `contextual` — `agile`'s band, but the score is twice the contextual novelty (`contextual.py`):
+  above 1 when more than half of the value patterns seen before are broken by the point.
 
 All functions take 1-D or (n_series, T) arrays (NaN = missing) and work on all series at once.
 """
@@ -23,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pharos.monitors import rolling as rl
+from pharos.monitors.contextual import novelty
 
-ALGORITHMS = ("basic", "agile", "robust")
+ALGORITHMS = ("basic", "agile", "robust", "contextual")
 Fit = tuple[np.ndarray, np.ndarray, np.ndarray]  # center, sigma, typical level (for the sigma floor)
 MAD_TO_SIGMA = 1.4826
 IDR_TO_SIGMA = 1.0 / 2.5631  # 10th..90th percentile range of a normal distribution
@@ -69,15 +72,18 @@ def anomaly_band(
     p = params or AnomalyParams()
     p = AnomalyParams(bounds, p.window, p.scale_window, p.seasons, p.min_history)
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown anomaly algorithm {algorithm!r} (basic, agile, robust)")
+        raise ValueError(f"unknown anomaly algorithm {algorithm!r} ({', '.join(ALGORITHMS)})")
     fit = _basic(x, p) if algorithm == "basic" else _seasonal(x, algorithm, seasonality, step_s, p)
-    return _band(x, fit, p)
+    band = _band(x, fit, p)
+    if algorithm == "contextual":
+        band.score = np.where(np.isfinite(x), 2.0 * novelty(x), np.nan)
+    return band
 
 
 def _seasonal(
     x: np.ndarray, algorithm: str, seasonality: str | int | None, step_s: float, p: AnomalyParams
 ) -> Fit:
-    fn = _agile if algorithm == "agile" else _robust
+    fn = _robust if algorithm == "robust" else _agile
     if seasonality != "auto":
         return fn(x, rl.period_samples(seasonality, step_s), p)
     periods = _auto_periods(x, step_s)

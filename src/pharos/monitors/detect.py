@@ -1,5 +1,8 @@
 """Anomaly detectors for streaming scores in [0, 1] (the form NAB scores), built on the bands.
 
+`contextual` is different: its score is the contextual novelty of the point (`contextual.py`),
+silenced for `rest` points after a new pattern, as CAD OSE does.
+
 A detector turns an algorithm's band score (deviation in band half-widths) into a probability-like
 score and damps repeats: a point scores high only when it is more anomalous than anything in the
 recent past, so one incident yields one detection rather than a run of them. Next to the band it
@@ -16,6 +19,9 @@ from scipy import special
 
 from pharos.monitors import rolling as rl
 from pharos.monitors.anomaly import AnomalyParams, anomaly_band
+from pharos.monitors.contextual import novelty
+
+NOVEL = 0.75  # contextual novelty from which a point counts as a new pattern (as CAD OSE's)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Detector:
     warmup: int = 0  # leading points that never score (the models are still learning)
     shifts: tuple[int, ...] = (3, 9, 27, 81, 243)  # spans whose median is tested for a level shift
     shift_long: int = 1000  # points before a span that give the reference level and spread
+    rest: int = 30  # contextual: points kept silent after a new pattern (CAD OSE's rest period)
 
 
 DETECTORS: dict[str, Detector] = {
@@ -39,18 +46,27 @@ DETECTORS: dict[str, Detector] = {
     "basic": Detector("basic", None, AnomalyParams(bounds=5.0, window=96, scale_window=1000)),
     "agile": Detector("agile", "auto", AnomalyParams(bounds=5.0, window=12, scale_window=1000)),
     "robust": Detector("robust", "auto", AnomalyParams(bounds=10.0, window=12, scale_window=1000)),
+    "contextual": Detector("contextual", None),
 }
 
 
 def nab_scores(values: np.ndarray, step_s: float, name: str) -> np.ndarray:
     """Scores in [0, 1] for one series with the named detector (see DETECTORS)."""
     det = DETECTORS[name]
+    if det.algorithm == "contextual":
+        return contextual_scores(values, det.rest)[0]
     zs = []
     for algorithm in det.algorithm.split("+"):
         band = anomaly_band(values, algorithm, det.params.bounds, det.seasonality, step_s, det.params)
         zs.append(likelihood(band.score, det.short, det.long))
     zs.extend(likelihood(s, 1, det.long) for s in level_shifts(values, det.shifts, det.shift_long))
     return detection_scores(np.max(zs, axis=0), det.holdoff, det.warmup, det.decay)[0]
+
+
+def contextual_scores(values: np.ndarray, rest: int) -> np.ndarray:
+    """Contextual novelty in [0, 1], 0 for `rest` points after a point of novelty >= NOVEL."""
+    nov = np.nan_to_num(novelty(values), nan=0.0)
+    return np.where(_rolling_max(nov, rest) < NOVEL, nov, 0.0)
 
 
 def level_shifts(values: np.ndarray, spans: tuple[int, ...], long: int) -> list[np.ndarray]:
