@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pharos import __version__
+from pharos import LOG_FORMAT, __version__
 
 app = typer.Typer(
     name="pharos",
@@ -60,13 +60,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _setup_logging(level: str) -> None:
+def _log_level(level: str) -> int:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise fail(f"--log-level {level!r}: expected debug, info, warning or error")
-    logging.basicConfig(
-        level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    return numeric
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=_log_level(level), format=LOG_FORMAT, stream=sys.stderr)
 
 
 def _run_server(
@@ -142,21 +144,10 @@ def agent(
     log_level: LogLevelOpt = "info",
 ) -> None:
     """The node agent: tails container logs, ships them to a Loki push endpoint, serves node metrics."""
-    import asyncio
+    from pharos.agent.main import exec_agent
 
-    from pharos.agent.runner import AgentOptions, run_agent
-
-    _setup_logging(log_level)
-    try:
-        options = AgentOptions.from_config(
-            config, listen=listen, logs=logs, push_url=push_url, positions=positions
-        )
-    except (OSError, ValueError, TypeError) as exc:
-        raise fail(str(exc)) from None
-    try:
-        asyncio.run(run_agent(options))
-    except OSError as exc:
-        raise fail(str(exc)) from None
+    paths = {"config": config and str(config), "positions": positions and str(positions)}
+    exec_agent(paths | {"listen": listen, "logs": logs, "push_url": push_url}, _log_level(log_level))
 
 
 @import_app.command("openmetrics")

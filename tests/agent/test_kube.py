@@ -15,14 +15,26 @@ from aiohttp import web
 from fakeloki import FakeLoki, free_port
 from helpers import append_lines, options, started, wait_for
 
-from pharos.agent.kube import KubeConfig, PodCache, watch_node_pods
+from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
+from pharos.kube.watch import KubeConfig
 
 
-def pod(name: str, rv: int, labels: dict | None = None, annotations: dict | None = None, node: str = "n1") -> dict:
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": "shop", "uid": f"uid-{name}",
-            "resourceVersion": str(rv), "labels": labels or {}, "annotations": annotations or {}},
-            "spec": {"nodeName": node}}
+def pod(
+    name: str, rv: int, labels: dict | None = None, annotations: dict | None = None, node: str = "n1"
+) -> dict:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "uid": f"uid-{name}",
+            "resourceVersion": str(rv),
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
+        "spec": {"nodeName": node},
+    }
 
 
 class FakeApi:
@@ -65,8 +77,9 @@ class FakeApi:
         if q.get("watch") != "1":
             self.lists.append(str(self.rv))
             items = [p for p in self.pods.values() if p["spec"]["nodeName"] == "n1"]
-            return web.json_response({"kind": "PodList", "metadata": {"resourceVersion": str(self.rv)},
-                                      "items": items})
+            return web.json_response(
+                {"kind": "PodList", "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+            )
         self.watches.append(dict(q))
         since = int(q["resourceVersion"])
         if since < self.oldest:
@@ -84,7 +97,9 @@ class FakeApi:
                 if kind == "END":
                     break
                 if kind == "GONE":
-                    await resp.write(orjson.dumps({"type": "ERROR", "object": {"kind": "Status", "code": 410}}) + b"\n")
+                    await resp.write(
+                        orjson.dumps({"type": "ERROR", "object": {"kind": "Status", "code": 410}}) + b"\n"
+                    )
                     break
                 if obj["spec"]["nodeName"] if "spec" in obj else True:
                     await resp.write(orjson.dumps({"type": kind, "object": obj}) + b"\n")
@@ -166,8 +181,15 @@ async def test_agent_labels_from_pods_and_exclusion(tmp_path: Path, api: FakeApi
     api.pods["noisy"] = pod("noisy", 6, annotations={"pharos.io/exclude": "true"})
     logs = tmp_path / "logs"
     logs.mkdir()
-    opts = options(tmp_path, loki.url, kubernetes=True, kube_api_url=api.config.api_url,
-                   kube_token_file=api.config.token_file, node_name="n1", exclude_namespaces=["kube-*"])
+    opts = options(
+        tmp_path,
+        loki.url,
+        kubernetes=True,
+        kube_api_url=api.config.api_url,
+        kube_token_file=api.config.token_file,
+        node_name="n1",
+        exclude_namespaces=["kube-*"],
+    )
     agent = await started(opts)
     await wait_for(lambda: agent.watch is not None and agent.watch.synced.is_set(), what="synced")
     append_lines(logs / f"web-1_shop_nginx-{cid}.log", "w", 0, 3)
@@ -189,7 +211,11 @@ async def test_agent_labels_from_pods_and_exclusion(tmp_path: Path, api: FakeApi
 
 def test_file_name_labels_without_api() -> None:
     ident = parse_kubelet_path("/var/log/containers/web-7d4b9-x2_shop_nginx-" + "0f" * 32 + ".log")
-    assert ident is not None and (ident.namespace, ident.pod, ident.container) == ("shop", "web-7d4b9-x2", "nginx")
+    assert ident is not None and (ident.namespace, ident.pod, ident.container) == (
+        "shop",
+        "web-7d4b9-x2",
+        "nginx",
+    )
     ident = parse_kubelet_path("/var/log/pods/shop_web-1_0b8f3d5e-1c2a-4b7e-9a1d-2f3e4d5c6b7a/nginx/0.log")
     assert ident is not None and (ident.namespace, ident.pod, ident.container) == ("shop", "web-1", "nginx")
     assert parse_kubelet_path("/var/log/syslog") is None

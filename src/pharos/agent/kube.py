@@ -1,17 +1,16 @@
 """The node's pod cache, kept current by the shared Kubernetes list + watch client.
 
 The watch itself lives in :mod:`pharos.kube.watch` (shared with the server's service discovery,
-cluster-state metrics and events); its names are re-exported here for the agent's callers.
+cluster-state metrics and events); it is imported only when pods are watched (it brings aiohttp).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pharos.kube.watch import Gone, KubeConfig, ListWatch, cancel
-
-__all__ = ["Gone", "KubeConfig", "ListWatch", "PodCache", "PodMeta", "cancel", "watch_node_pods"]
+if TYPE_CHECKING:
+    from pharos.kube.watch import KubeConfig, ListWatch
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,8 @@ class PodCache:
 
 def watch_node_pods(config: KubeConfig, node: str, cache: PodCache, **kw: Any) -> ListWatch:
     """A ListWatch of the pods scheduled on ``node`` feeding ``cache``."""
+    from pharos.kube.watch import ListWatch
+
     return ListWatch(
         config,
         "/api/v1/pods",

@@ -9,85 +9,25 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import yaml
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from pharos.agent.checkpoint import Checkpoint
+from pharos.agent.http import MetricsServer
 from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
 from pharos.agent.multiline import MultilineRule
 from pharos.agent.node import NodeCollector
+from pharos.agent.options import AgentOptions
 from pharos.agent.pipeline import Pipeline
 from pharos.agent.ship import Shipper
 from pharos.agent.tail import Tailer
-from pharos.kube.watch import KubeConfig, ListWatch, cancel
 from pharos.metrics.exposition.writer import Exposition
 
+if TYPE_CHECKING:
+    from pharos.kube.watch import KubeConfig, ListWatch
+
 log = logging.getLogger(__name__)
-
-DEFAULT_LOGS = "/var/log/containers/*.log"
-DEFAULT_PUSH_URL = "http://127.0.0.1:9494/loki/api/v1/push"
-
-
-@dataclass
-class AgentOptions:
-    """The CLI contract (config, listen, logs, push_url, positions) plus the ``agent:`` config section."""
-
-    config: Path | None = None
-    listen: str | None = "127.0.0.1:9495"  # None: no HTTP listener (embedded in ``pharos up``)
-    logs: list[str] = field(default_factory=lambda: [DEFAULT_LOGS])
-    push_url: str = DEFAULT_PUSH_URL
-    positions: Path = Path("pharos-data/agent/positions.db")
-    tenant: str | None = None
-    node_name: str = ""
-    static_labels: dict[str, str] = field(default_factory=dict)
-    pod_labels: list[str] | None = None
-    exclude_namespaces: list[str] = field(default_factory=list)
-    exclude_pods: list[str] = field(default_factory=list)
-    kubernetes: bool | None = None  # None: when running inside a cluster
-    kube_api_url: str | None = None
-    kube_token_file: Path | None = None
-    kube_ca_file: Path | None = None
-    multiline: bool = True
-    multiline_rules: list[dict[str, str]] = field(default_factory=list)
-    multiline_default: str | None = None
-    flush_timeout: float = 1.0
-    max_line_size: int = 256 * 1024
-    batch_bytes: int = 1 << 20
-    batch_wait: float = 1.0
-    max_memory: int = 64 << 20
-    max_buffer: int = 512 << 20
-    min_backoff: float = 0.1
-    max_backoff: float = 10.0
-    dead_letter: Path | None = None
-    poll_interval: float = 0.1
-    scan_interval: float = 0.5
-    logs_enabled: bool = True
-    metrics_enabled: bool = True
-    proc_root: Path = Path("/proc")
-    cgroup_root: Path = Path("/sys/fs/cgroup")
-
-    @classmethod
-    def from_config(cls, path: Path | None, **overrides: Any) -> AgentOptions:
-        """Options from the ``agent:`` section of ``path`` with CLI ``overrides`` (None values ignored)."""
-        values: dict[str, Any] = {}
-        if path is not None:
-            doc = yaml.safe_load(Path(path).read_text()) or {}
-            section = doc.get("agent") or {}
-            known = {f.name for f in fields(cls)}
-            unknown = set(section) - known
-            if unknown:
-                raise ValueError(f"{path}: agent: unknown keys {sorted(unknown)}")
-            values.update(section)
-        values.update({k: v for k, v in overrides.items() if v is not None and v != []})
-        for key in ("positions", "dead_letter", "proc_root", "cgroup_root", "kube_token_file", "kube_ca_file"):
-            if isinstance(values.get(key), str):
-                values[key] = Path(values[key])
-        return cls(config=path, **values)
 
 
 class Agent:
@@ -101,9 +41,11 @@ class Agent:
         self.shipper: Shipper | None = None
         self.pipeline: Pipeline | None = None
         self.watch: ListWatch | None = None
-        self.collector = NodeCollector(proc=options.proc_root, cgroup=options.cgroup_root, containers=self._containers)
+        self.collector = NodeCollector(
+            proc=options.proc_root, cgroup=options.cgroup_root, containers=self._containers
+        )
         self._tasks: list[asyncio.Task[None]] = []
-        self._runner: web.AppRunner | None = None
+        self._http: MetricsServer | None = None
         self._stop = asyncio.Event()
         self.started = time.time()
 
@@ -121,38 +63,61 @@ class Agent:
         o = self.options
         self.checkpoint = Checkpoint(o.positions)
         policy = LabelPolicy(
-            node=self.node, static=dict(o.static_labels), pod_labels=o.pod_labels,
-            exclude_namespaces=list(o.exclude_namespaces), exclude_pods=list(o.exclude_pods),
+            node=self.node,
+            static=dict(o.static_labels),
+            pod_labels=o.pod_labels,
+            exclude_namespaces=list(o.exclude_namespaces),
+            exclude_pods=list(o.exclude_pods),
         )
         kube = self._kube_config()
         if kube is not None:
             policy.cache = self.cache
             self.watch = watch_node_pods(kube, self.node, self.cache)
             self._tasks.append(asyncio.create_task(self.watch.run(), name="pharos-agent-kube"))
-        tailer = Tailer(list(o.logs), self.checkpoint.resume_offset, max_line_size=o.max_line_size,
-                        scan_interval=o.scan_interval)
+        tailer = Tailer(
+            list(o.logs),
+            self.checkpoint.resume_offset,
+            max_line_size=o.max_line_size,
+            scan_interval=o.scan_interval,
+        )
         for path, ino, offset in self.checkpoint.rotated_leftovers():
-            rotated = _find_inode(Path(path).parent, ino) or _find_inode(Path(os.path.realpath(path)).parent, ino)
+            rotated = _find_inode(Path(path).parent, ino) or _find_inode(
+                Path(os.path.realpath(path)).parent, ino
+            )
             if rotated is not None:
                 tailer.add_rotated(path, str(rotated), offset)
         rules = {r["name"]: MultilineRule(r["name"], r["firstline"]) for r in o.multiline_rules}
         self.pipeline = Pipeline(
-            tailer, policy, multiline=o.multiline, rules=rules, default_rule=o.multiline_default,
-            flush_timeout=o.flush_timeout, max_line_size=o.max_line_size, batch_bytes=o.batch_bytes,
+            tailer,
+            policy,
+            multiline=o.multiline,
+            rules=rules,
+            default_rule=o.multiline_default,
+            flush_timeout=o.flush_timeout,
+            max_line_size=o.max_line_size,
+            batch_bytes=o.batch_bytes,
             batch_wait=o.batch_wait,
         )
         dead = o.dead_letter or Path(o.positions).with_name("dead-letter.jsonl")
         self.shipper = Shipper(
-            o.push_url, self.checkpoint, max_memory=o.max_memory, max_buffer=o.max_buffer,
-            min_backoff=o.min_backoff, max_backoff=o.max_backoff, tenant=o.tenant, dead_letter=dead,
+            o.push_url,
+            self.checkpoint,
+            max_memory=o.max_memory,
+            max_buffer=o.max_buffer,
+            min_backoff=o.min_backoff,
+            max_backoff=o.max_backoff,
+            tenant=o.tenant,
+            dead_letter=dead,
         )
         self.shipper.start()
         self._tasks.append(asyncio.create_task(self._read_loop(), name="pharos-agent-reader"))
 
     def _kube_config(self) -> KubeConfig | None:
         o = self.options
-        if o.kubernetes is False:
+        if o.kubernetes is False or (o.kubernetes is None and not o.kube_api_url and not _in_cluster()):
             return None
+        from pharos.kube.watch import KubeConfig  # aiohttp: imported only when the pods are watched
+
         if o.kube_api_url:
             return KubeConfig(o.kube_api_url, o.kube_token_file, o.kube_ca_file)
         return KubeConfig.in_cluster()
@@ -166,7 +131,9 @@ class Agent:
                 await reader
         for task in self._tasks:
             if task is not reader:
-                await cancel(task)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
         if self.shipper is not None and self.pipeline is not None:
             self.shipper.submit(self.pipeline.seal())
@@ -175,9 +142,9 @@ class Agent:
             self.pipeline.tailer.close()
         if self.checkpoint is not None:
             self.checkpoint.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def _read_loop(self) -> None:
         assert self.pipeline is not None and self.shipper is not None
@@ -197,18 +164,12 @@ class Agent:
 
     async def _start_http(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics_handler)
-        app.router.add_get("/-/healthy", _ok)
-        app.router.add_get("/-/ready", _ok)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host.strip("[]") or "0.0.0.0", int(port)).start()
+        self._http = MetricsServer({"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok})
+        await self._http.start(host.strip("[]") or "0.0.0.0", int(port))
 
-    async def _metrics_handler(self, _request: web.Request) -> web.Response:
+    async def _metrics_body(self) -> tuple[bytes, str]:
         text = await asyncio.to_thread(self.metrics_text)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return text.encode(), "text/plain"
 
     def metrics_text(self) -> str:
         """Node, container and agent metrics in the text format."""
@@ -222,13 +183,36 @@ class Agent:
         exp.add("pharos_agent_start_time_seconds", "gauge", "When the agent started.", self.started)
         if self.pipeline is not None:
             p = self.pipeline
-            exp.add("pharos_agent_lines_read_total", "counter", "Raw lines read from files.", p.stats.lines_read)
-            exp.add("pharos_agent_records_total", "counter", "Records after parsing and multiline joining.", p.stats.records)
-            exp.add("pharos_agent_records_excluded_total", "counter", "Records of excluded pods.", p.stats.records_excluded)
+            exp.add(
+                "pharos_agent_lines_read_total", "counter", "Raw lines read from files.", p.stats.lines_read
+            )
+            exp.add(
+                "pharos_agent_records_total",
+                "counter",
+                "Records after parsing and multiline joining.",
+                p.stats.records,
+            )
+            exp.add(
+                "pharos_agent_records_excluded_total",
+                "counter",
+                "Records of excluded pods.",
+                p.stats.records_excluded,
+            )
             exp.add("pharos_agent_read_bytes_total", "counter", "Bytes read from files.", p.tailer.bytes_read)
-            exp.add("pharos_agent_files_open", "gauge", "Files being followed.", len(p.tailer.active) + len(p.tailer.draining))
+            exp.add(
+                "pharos_agent_files_open",
+                "gauge",
+                "Files being followed.",
+                len(p.tailer.active) + len(p.tailer.draining),
+            )
             for path, lag in p.tailer.lag().items():
-                exp.add("pharos_agent_file_lag_bytes", "gauge", "Bytes written to a file and not yet read.", lag, {"path": path})
+                exp.add(
+                    "pharos_agent_file_lag_bytes",
+                    "gauge",
+                    "Bytes written to a file and not yet read.",
+                    lag,
+                    {"path": path},
+                )
         if self.shipper is not None and self.checkpoint is not None:
             s = self.shipper.stats
             for name, value, help_ in (
@@ -242,12 +226,27 @@ class Agent:
                 ("lines_dead_lettered_total", s.lines_dead_lettered, "Lines the endpoint rejected (4xx)."),
             ):
                 exp.add("pharos_agent_" + name, "counter", help_, value)
-            exp.add("pharos_agent_buffered_bytes", "gauge", "Bytes waiting for delivery.", self.shipper.memory_bytes,
-                    {"where": "memory"})
-            exp.add("pharos_agent_buffered_bytes", "gauge", "Bytes waiting for delivery.", self.checkpoint.spool_bytes,
-                    {"where": "disk"})
+            exp.add(
+                "pharos_agent_buffered_bytes",
+                "gauge",
+                "Bytes waiting for delivery.",
+                self.shipper.memory_bytes,
+                {"where": "memory"},
+            )
+            exp.add(
+                "pharos_agent_buffered_bytes",
+                "gauge",
+                "Bytes waiting for delivery.",
+                self.checkpoint.spool_bytes,
+                {"where": "disk"},
+            )
         if self.watch is not None:
-            exp.add("pharos_agent_kube_pods", "gauge", "Pods of this node known from the API.", len(self.cache.pods))
+            exp.add(
+                "pharos_agent_kube_pods",
+                "gauge",
+                "Pods of this node known from the API.",
+                len(self.cache.pods),
+            )
             exp.add("pharos_agent_kube_errors_total", "counter", "Kubernetes API errors.", self.watch.errors)
 
     def _containers(self) -> dict[str, tuple[str, str, str]]:
@@ -271,8 +270,13 @@ async def _first(*aws: Any) -> None:
             t.cancel()
 
 
-async def _ok(_request: web.Request) -> web.Response:
-    return web.Response(text="OK\n")
+async def _ok() -> tuple[bytes, str]:
+    return b"OK\n", "text/plain"
+
+
+def _in_cluster() -> bool:
+    """Inside a pod (what ``KubeConfig.in_cluster`` looks for), without importing the watch."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("KUBERNETES_SERVICE_PORT"))
 
 
 def _find_inode(directory: Path, ino: int) -> Path | None:

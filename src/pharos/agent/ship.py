@@ -30,12 +30,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import cramjam
 import numpy as np
 import orjson
 
 from pharos.agent.checkpoint import Checkpoint, Marks
+from pharos.agent.http import PushClient
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,16 @@ def encode_entries(ts_ns: list[int], lines: list[bytes]) -> bytes:
     ts_len = has_s * (1 + _varint_len(secs)) + has_n * (1 + _varint_len(nanos))
     body = 1 + _varint_len(ts_len) + ts_len + 1 + _varint_len(lens) + lens
     cols = [
-        _const(n, 0x12), _varint_cols(body, 5), _const(n, 0x0A), _varint_cols(ts_len, 1),
-        _const(n, 0x08, has_s), _masked(_varint_cols(secs, 10), has_s),
-        _const(n, 0x10, has_n), _masked(_varint_cols(nanos, 5), has_n),
-        _const(n, 0x12), _varint_cols(lens, 5),
+        _const(n, 0x12),
+        _varint_cols(body, 5),
+        _const(n, 0x0A),
+        _varint_cols(ts_len, 1),
+        _const(n, 0x08, has_s),
+        _masked(_varint_cols(secs, 10), has_s),
+        _const(n, 0x10, has_n),
+        _masked(_varint_cols(nanos, 5), has_n),
+        _const(n, 0x12),
+        _varint_cols(lens, 5),
     ]
     data = np.concatenate([c[0] for c in cols], axis=1)
     valid = np.concatenate([c[1] for c in cols], axis=1)
@@ -343,6 +349,7 @@ class Shipper:
         if tenant:
             self.headers["X-Scope-OrgID"] = tenant
         self.headers.update(headers or {})
+        self._client = PushClient(url, self.headers, timeout)
         self.queue: deque[Sealed] = deque()
         self.memory_bytes = 0
         self.failing = False
@@ -350,7 +357,6 @@ class Shipper:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -383,7 +389,6 @@ class Shipper:
 
     def start(self) -> None:
         """Start the sender task."""
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._task = asyncio.create_task(self._run(), name="pharos-agent-shipper")
 
     async def stop(self, deadline: float = 5.0) -> None:
@@ -397,8 +402,7 @@ class Shipper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._spill(all_of_it=True)
-        if self._session is not None:
-            await self._session.close()
+        self._client.close()
 
     # -- sender -------------------------------------------------------------------
 
@@ -441,23 +445,21 @@ class Shipper:
         return self.queue[0] if self.queue else None
 
     async def _send(self, body: bytes) -> str:
-        assert self._session is not None
         try:
-            async with self._session.post(self.url, data=body, headers=self.headers) as resp:
-                text = await resp.read()
-                if resp.status < 300:
-                    return "ok"
-                self.stats.send_errors += 1
-                if resp.status == 429 or resp.status >= 500:
-                    log.warning("push to %s: HTTP %d, will retry", self.url, resp.status)
-                    return "retry"
-                log.error("push to %s rejected: HTTP %d %s", self.url, resp.status, text[:200])
-                self._last_reject = (resp.status, text[:500].decode("utf-8", "replace"))
-                return "reject"
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            status, text = await self._client.post(body)
+        except (TimeoutError, OSError) as exc:
             self.stats.send_errors += 1
-            log.warning("push to %s failed: %s, will retry", self.url, exc)
+            log.warning("push to %s failed: %s, will retry", self.url, str(exc) or type(exc).__name__)
             return "retry"
+        if status < 300:
+            return "ok"
+        self.stats.send_errors += 1
+        if status == 429 or status >= 500:
+            log.warning("push to %s: HTTP %d, will retry", self.url, status)
+            return "retry"
+        log.error("push to %s rejected: HTTP %d %s", self.url, status, text[:200])
+        self._last_reject = (status, text[:500].decode("utf-8", "replace"))
+        return "reject"
 
     def _ack(self, item: Sealed) -> None:
         if item.seq is not None:
@@ -494,7 +496,9 @@ class Shipper:
             self.checkpoint.spool_ack(seq, marks)
             self.stats.lines_dropped += lines
             self.stats.bytes_dropped += len(body)
-            log.error("disk buffer full (%d bytes): dropped the oldest batch, %d lines", self.max_buffer, lines)
+            log.error(
+                "disk buffer full (%d bytes): dropped the oldest batch, %d lines", self.max_buffer, lines
+            )
 
     def _dead_letter(self, item: Sealed) -> None:
         self.stats.batches_dead_lettered += 1
@@ -507,7 +511,10 @@ class Shipper:
             "status": status,
             "error": reason,
             "streams": [
-                {"labels": labels, "entries": [[str(ts), line.decode("utf-8", "replace")] for ts, line, _ in entries]}
+                {
+                    "labels": labels,
+                    "entries": [[str(ts), line.decode("utf-8", "replace")] for ts, line, _ in entries],
+                }
                 for labels, entries in decode_push(item.body)
             ],
         }
