@@ -6,10 +6,11 @@ import itertools
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pharos.metrics.model import make_labels
+from pharos.metrics.promql import windows
 from pharos.metrics.promql.engine import Engine
 from pharos.metrics.promql.memory import MemoryQuerier
 from pharos.metrics.promql.windows import (
@@ -18,6 +19,7 @@ from pharos.metrics.promql.windows import (
     kahan_inc,
     kahan_sum_windows,
     reduce_windows,
+    regression_windows,
     variance_windows,
     well_conditioned,
     window_bounds,
@@ -189,3 +191,42 @@ def test_compensated_sums_are_bit_exact_sequential_neumaier(values: list[float],
             assert np.array([zero[0, k]]).view(np.uint64) == np.array([want0]).view(np.uint64) or (
                 math.isnan(want0) and math.isnan(zero[0, k])
             )
+
+
+def test_windows_split_into_chunks_give_the_same_sums(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(3)
+    vals = rng.normal(0, 1e6, 500) * rng.choice([1.0, 1e-9], 500)
+    lo = rng.integers(0, 400, (3, 40))
+    hi = lo + rng.integers(0, 100, (3, 40))
+    ts = np.arange(500, dtype=np.int64) * 15_000
+    whole = (compensated_sum_windows(vals, lo, hi), regression_windows(ts, vals, lo, hi, ts[lo]))
+    monkeypatch.setattr(windows, "_DENSE_CELLS", 64)  # a few windows per chunk
+    split = (compensated_sum_windows(vals, lo, hi), regression_windows(ts, vals, lo, hi, ts[lo]))
+    assert np.array_equal(whole[0], split[0], equal_nan=True)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(whole[1], split[1], strict=True))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.floats(-1e6, 1e6)), min_size=2, max_size=40))
+def test_regression_matches_least_squares(samples: list[tuple[int, float]]) -> None:
+    d = dict(samples)
+    ts = np.array(sorted(d), np.int64) * 1000
+    vals = np.array([d[k] for k in sorted(d)])
+    assume(len(ts) >= 2)
+    lo, hi = np.array([[0]]), np.array([[len(ts)]])
+    slope, intercept = regression_windows(ts, vals, lo, hi, np.array([[0]]))
+    x = ts / 1e3
+    want_slope, want_icpt = np.polyfit(x, vals, 1)
+    scale = max(1.0, float(np.abs(vals).max()))
+    assert abs(slope[0, 0] - want_slope) <= 1e-6 * scale
+    assert abs(intercept[0, 0] - want_icpt) <= 1e-6 * scale * max(1.0, float(x.max()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(series_st, st.integers(-10, 220), st.integers(0, 60))
+def test_window_bounds_of_one_step(series: list[list[tuple[int, float]]], end_s: int, range_s: int) -> None:
+    ts, vals, offsets = _flat(series)
+    lo, hi = window_bounds(ts, offsets, np.array([end_s * 1000]), range_s * 1000)
+    for j, [w] in enumerate(_naive_windows(ts, vals, offsets, [end_s * 1000], range_s * 1000)):
+        assert hi[j, 0] - lo[j, 0] == len(w)
+        assert vals[lo[j, 0] : hi[j, 0]].tolist() == w.tolist()

@@ -17,6 +17,7 @@ import numpy as np
 
 Arr = np.ndarray
 _BINCOUNT_CELLS = 8_000_000  # series x steps up to which window bounds come from a histogram
+_DENSE_CELLS = 1 << 22  # cells of a padded (window position x window) matrix handled at once
 
 
 def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr, Arr]:
@@ -25,7 +26,9 @@ def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr,
     if n == 0 or steps == 0:
         return np.zeros((n, steps), np.int64), np.zeros((n, steps), np.int64)
     starts = ends - range_ms
-    step = int(ends[1] - ends[0]) if steps > 1 else 0
+    if steps == 1:
+        return _upto(ts, offsets, int(starts[0])), _upto(ts, offsets, int(ends[0]))
+    step = int(ends[1] - ends[0])
     if step > 0 and n * steps <= _BINCOUNT_CELLS and (np.diff(ends) == step).all():
         seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
         return _count_upto(ts, seg, offsets, starts, step), _count_upto(ts, seg, offsets, ends, step)
@@ -45,6 +48,13 @@ def window_bounds(ts: Arr, offsets: Arr, ends: Arr, range_ms: int) -> tuple[Arr,
         lo[j] = offsets[j] + np.searchsorted(part, starts, side="right")
         hi[j] = offsets[j] + np.searchsorted(part, ends, side="right")
     return lo, hi
+
+
+def _upto(ts: Arr, offsets: Arr, point: int) -> Arr:
+    """(n, 1): per series, offsets[i] + (samples with ts <= point), from one running count."""
+    below = np.zeros(len(ts) + 1, np.int64)
+    np.cumsum(ts <= point, out=below[1:])
+    return (offsets[:-1] + below[offsets[1:]] - below[offsets[:-1]])[:, None]
 
 
 def _count_upto(ts: Arr, seg: Arr, offsets: Arr, points: Arr, step: int) -> Arr:
@@ -133,26 +143,35 @@ def compensated_sum_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
 
 def _neumaier_windows(vals: Arr, lo: Arr, hi: Arr, from_zero: bool) -> Arr:
     """Sequential Neumaier sums of the windows (starting from 0.0 or from the first value),
-    bit for bit as `kahan_inc` applied value by value, for windows bucketed by length."""
+    bit for bit as `kahan_inc` applied value by value."""
     counts = np.maximum(hi - lo, 0).ravel()
     out = np.full(counts.size, np.nan)
-    if vals.size == 0 or not counts.any():
+    if vals.size == 0:
         return out.reshape(lo.shape)
     flat_lo = lo.ravel()
+    for cols in _column_chunks(counts):
+        dense = _padded_windows(vals, flat_lo[cols], counts[cols])
+        out[cols] = _neumaier_columns(dense, counts[cols], from_zero)
+    return out.reshape(lo.shape)
+
+
+def _column_chunks(counts: Arr) -> Iterator[Arr]:
+    """Indexes of the non-empty windows, in chunks of similar length (power-of-two buckets)
+    whose padded matrices hold at most _DENSE_CELLS cells."""
     bucket = np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
     bucket[counts == 0] = -1
     for b in np.unique(bucket[bucket >= 0]).tolist():
         cols = np.flatnonzero(bucket == b)
-        out[cols] = _neumaier_dense(vals, flat_lo[cols], counts[cols], from_zero)
-    return out.reshape(lo.shape)
+        per = max(1, _DENSE_CELLS >> b)
+        for a in range(0, len(cols), per):
+            yield cols[a : a + per]
 
 
-def _neumaier_dense(vals: Arr, lo: Arr, counts: Arr, from_zero: bool) -> Arr:
-    """Neumaier sums of non-empty windows. The running sum is a sequential float sum (one
-    `np.add.accumulate` down a padded matrix), each step's rounding error follows from it in one
-    vectorised expression, and the compensation is their sequential sum. A sum that reaches
-    ±Inf ends as it (the compensation is reset there), and NaN stays NaN."""
-    dense = _padded_windows(vals, lo, counts, int(counts.max()))
+def _neumaier_columns(dense: Arr, counts: Arr, from_zero: bool) -> Arr:
+    """Neumaier sum of each column's first `counts` values (counts >= 1). The running sum is a
+    sequential float sum (one `np.add.accumulate` down the matrix), each step's rounding error
+    follows from it in one vectorised expression, and the compensation is their sequential sum.
+    A sum that reaches ±Inf ends as it (the compensation is reset there); NaN stays NaN."""
     if from_zero:
         dense = np.vstack([np.zeros((1, counts.size)), dense])
         counts = counts + 1
@@ -168,12 +187,12 @@ def _neumaier_dense(vals: Arr, lo: Arr, counts: Arr, from_zero: bool) -> Arr:
         return np.where(np.isinf(s), s, s + c)
 
 
-def _padded_windows(vals: Arr, lo: Arr, counts: Arr, longest: int) -> Arr:
+def _padded_windows(vals: Arr, lo: Arr, counts: Arr) -> Arr:
     """(longest, windows) matrix: column j holds window j's values in order, then zeros."""
     total = int(counts.sum())
     starts = np.cumsum(counts) - counts
     pos = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
-    dense = np.zeros((longest, counts.size))
+    dense = np.zeros((int(counts.max()), counts.size), vals.dtype)
     dense[pos, np.repeat(np.arange(counts.size), counts)] = vals[np.repeat(lo, counts) + pos]
     return dense
 
@@ -230,27 +249,24 @@ def variance_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
 
 
 def regression_windows(ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr) -> tuple[Arr, Arr]:
-    """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`."""
+    """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`;
+    the sums of x, y, xy and x² Kahan-compensated in sample order, as Prometheus does."""
     shape = lo.shape
-    n = np.zeros(shape)
-    sx, cx, sy, cy = (np.zeros(shape) for _ in range(4))
-    sxy, cxy, sx2, cx2 = (np.zeros(shape) for _ in range(4))
-    safe = np.where(hi > lo, lo, 0)
-    init_y = vals[safe] if vals.size else np.zeros(shape)
-    const_y = np.ones(shape, bool)
+    counts = np.maximum(hi - lo, 0).ravel()
+    n = counts.astype(float)
+    sx, sy, sxy, sx2 = (np.zeros(counts.size) for _ in range(4))
+    init_y = (vals[np.where(hi > lo, lo, 0)] if vals.size else np.zeros(shape)).ravel()
+    const_y = np.ones(counts.size, bool)
+    flat_lo, icpt = lo.ravel(), np.broadcast_to(intercept_ms, shape).ravel()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        for _, idx, mask in window_positions(lo, hi):
-            y = vals[idx]
-            x = (ts[idx] - intercept_ms).astype(float) / 1e3
-            const_y &= ~mask | (y == init_y)
-            n = np.where(mask, n + 1, n)
-            for acc, comp, inc in ((0, 1, x), (2, 3, y), (4, 5, x * y), (6, 7, x * x)):
-                accs = [sx, cx, sy, cy, sxy, cxy, sx2, cx2]
-                ns, nc = kahan_inc(inc, accs[acc], accs[comp])
-                accs[acc] = np.where(mask, ns, accs[acc])
-                accs[comp] = np.where(mask, nc, accs[comp])
-                sx, cx, sy, cy, sxy, cxy, sx2, cx2 = accs
-        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+        for cols in _column_chunks(counts) if vals.size else ():
+            c = counts[cols]
+            y = _padded_windows(vals, flat_lo[cols], c)
+            x = (_padded_windows(ts, flat_lo[cols], c) - icpt[cols][None, :]).astype(float) / 1e3
+            pad = np.arange(len(y))[:, None] >= c[None, :]
+            const_y[cols] = ((y == init_y[cols][None, :]) | pad).all(axis=0)
+            for acc, inc in ((sx, x), (sy, y), (sxy, x * y), (sx2, x * x)):
+                acc[cols] = _neumaier_columns(inc, c, from_zero=True)
         cov = sxy - sx * sy / n
         var = sx2 - sx * sx / n
         slope = cov / var
@@ -258,7 +274,7 @@ def regression_windows(ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr) 
     inf_const = const_y & np.isinf(init_y)
     slope = np.where(const_y, np.where(inf_const, np.nan, 0.0), slope)
     intercept = np.where(const_y, np.where(inf_const, np.nan, init_y), intercept)
-    return slope, intercept
+    return slope.reshape(shape), intercept.reshape(shape)
 
 
 def sorted_windows(vals: Arr, lo: Arr, hi: Arr, fn: Callable[[Arr, Arr, slice], Arr]) -> Arr:
