@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/monitors_speed.py [--repeat 3]
 
 Each algorithm and seasonality is timed `--repeat` times; the best and the median are printed
-(the machine is shared, so the best is the least disturbed run).
+(the machine is shared, so the best is the least disturbed run). `contextual` (whose band is
+agile's and whose score is the contextual novelty, far slower) is timed once and not held to
+the 2 s target: it is meant for scoring a few series, not bands over a fleet.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pharos.monitors.anomaly import ALGORITHMS, anomaly_band
 WEEK = 7 * 288
 SERIES = 1000
 TARGET_S = 2.0
+SEASONS: dict[str, tuple[str | None, ...]] = {"basic": (None,), "contextual": ("auto",)}
+SCORE_ONLY = ("contextual",)
 
 
 def main() -> int:
@@ -32,13 +36,13 @@ def main() -> int:
     print(f"{SERIES} series x {WEEK} points, load average {os.getloadavg()[0]:.1f}")
     print(f"{'algorithm':<10}{'season':<8}{'best s':>8}{'median s':>10}  <= {TARGET_S} s")
     for algorithm in ALGORITHMS:
-        for seasonality in (None,) if algorithm == "basic" else ("daily", "auto"):
+        for seasonality in SEASONS.get(algorithm, ("daily", "auto")):
             times = []
-            for _ in range(args.repeat):
+            for _ in range(1 if algorithm in SCORE_ONLY else args.repeat):
                 t0 = time.perf_counter()
                 anomaly_band(x, algorithm, 2.0, seasonality, 300.0)
                 times.append(time.perf_counter() - t0)
-            ok = "yes" if min(times) <= TARGET_S else "NO"
+            ok = "score-only" if algorithm in SCORE_ONLY else "yes" if min(times) <= TARGET_S else "NO"
             print(f"{algorithm:<10}{seasonality!s:<8}{min(times):>8.2f}{np.median(times):>10.2f}  {ok}")
     return 0
 
