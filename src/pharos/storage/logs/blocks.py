@@ -46,9 +46,9 @@ ENCODED_OPTIONS: dict[str, object] = {
     "write_statistics": True,
     "data_page_size": 4 << 20,
 }
-BLOCK_OPTIONS: dict[str, object] = {
+BLOCK_OPTIONS: dict[str, object] = {  # plain blocks live until compaction encodes them: write fast
     "compression": "zstd",
-    "compression_level": 6,
+    "compression_level": 1,
     "use_dictionary": ["meta"],
     "column_encoding": {"stream": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
     "write_statistics": True,

@@ -186,6 +186,7 @@ class LogStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         self._con = duckdb.connect(config={"threads": self.options.duckdb_threads})
+        self._con.execute("SET parquet_metadata_cache = true")  # blocks never change; names are unique
         register(self._con)
         tdir = self.root / "tenants"
         tdir.mkdir(exist_ok=True)
@@ -633,14 +634,12 @@ def _batch(sids: list[int], writes: Sequence[StreamWrite]) -> pa.RecordBatch:
     stream = np.repeat(np.asarray(sids, dtype=np.uint32), lens)
     ts = np.concatenate([np.asarray(w.ts, dtype=np.int64) for w in writes])
     lines = [x for w in writes for x in w.lines]
-    meta = [x for w in writes for x in (w.meta if w.meta is not None else [None] * len(w.lines))]
+    if all(w.meta is None for w in writes):
+        meta = pa.nulls(len(lines), pa.string())
+    else:
+        meta = pa.array([x for w in writes for x in (w.meta or [None] * len(w.lines))], pa.string())
     return pa.record_batch(
-        [
-            pa.array(stream, pa.uint32()),
-            pa.array(ts, pa.int64()),
-            pa.array(lines, pa.string()),
-            pa.array(meta, pa.string()),
-        ],
+        [pa.array(stream, pa.uint32()), pa.array(ts, pa.int64()), pa.array(lines, pa.string()), meta],
         schema=ENTRY_SCHEMA,
     )
 
