@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pharos.storage.durable import fsync_path
 from pharos.storage.logs import codec, skipindex
 from pharos.storage.logs.wal import ENTRY_SCHEMA
 
@@ -101,15 +102,6 @@ def skip_index(path: Path) -> skipindex.SkipIndex | None:
 def block_name(mint: int, maxt: int) -> str:
     """A fresh block file name for the time range [mint, maxt]."""
     return f"{mint}-{maxt}-{time.time_ns():x}{uuid.uuid4().hex[:6]}.parquet"
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or directory."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlockWriter:

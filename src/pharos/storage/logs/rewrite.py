@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, fsync_path, rows_sql
+from pharos.storage.durable import fsync_path
+from pharos.storage.logs.blocks import ROW_GROUP_ROWS, Block, BlockWriter, block_name, rows_sql
 
 JOURNAL_SUFFIX = ".replaces"
 
