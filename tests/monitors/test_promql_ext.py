@@ -58,6 +58,10 @@ def test_contextual_score_is_twice_the_novelty_of_the_inner_series(engine: Engin
     x = engine.range('load{host="h3"}', a - 3 * 7 * 86_400_000, b, STEP).value[0][2]
     np.testing.assert_allclose(score, 2.0 * novelty(x)[0, -len(score) :])
     assert np.median(score) == 0 and score.max() < 1  # a week of the same daily pattern is learned
+    for part in ("upper", "lower"):
+        ctx = engine.range(f'anomaly_{part}(load{{host="h3"}}, "contextual", 3)', a, b, STEP).value[0][2]
+        agile = engine.range(f'anomaly_{part}(load{{host="h3"}}, "agile", 3)', a, b, STEP).value[0][2]
+        np.testing.assert_array_equal(ctx, agile)
 
 
 def test_forecast_value_and_band(engine: Engine) -> None:

@@ -28,6 +28,7 @@ from pharos.monitors import rolling as rl
 from pharos.monitors.contextual import novelty
 
 ALGORITHMS = ("basic", "agile", "robust", "contextual")
+BAND_OF = {"contextual": "agile"}  # algorithms whose band is another's (same band, cheaper)
 Fit = tuple[np.ndarray, np.ndarray, np.ndarray]  # center, sigma, typical level (for the sigma floor)
 MAD_TO_SIGMA = 1.4826
 IDR_TO_SIGMA = 1.0 / 2.5631  # 10th..90th percentile range of a normal distribution

@@ -19,7 +19,7 @@ import promql_parser as pp
 from pharos.metrics.promql import functions as fn
 from pharos.metrics.promql.engine import Evaluator
 from pharos.metrics.promql.values import PromQLError, String, Vector
-from pharos.monitors.anomaly import anomaly_band
+from pharos.monitors.anomaly import BAND_OF, anomaly_band
 from pharos.monitors.forecast import forecast_at
 from pharos.monitors.outliers import outliers
 
@@ -74,6 +74,8 @@ def _anomaly(part: str) -> Handler:
         seasonality = _text(ev, args[3]) if len(args) > 3 else ("auto" if algorithm != "basic" else None)
         history = 3 * 7 * 86_400 if seasonality in ("weekly", "auto") else 4 * 86_400
         v, x, extra, step_s = _inner(ev, args[0], history)
+        if part != "score":  # the band alone: skip a score that is not asked for
+            algorithm = BAND_OF.get(algorithm, algorithm)
         try:
             band = anomaly_band(x, algorithm, bounds, seasonality, step_s)
         except ValueError as err:
