@@ -47,6 +47,23 @@ def test_anomaly_fraction_over_trigger_and_recovery_windows() -> None:
     assert group.state.value == "OK"
 
 
+def test_contextual_anomaly_monitor_alerts_on_a_new_pattern_and_recovers() -> None:
+    rng = np.random.default_rng(8)
+    n = 600
+    values = 10 + rng.normal(0, 0.2, n)
+    values[560:564] = 30
+    start = T0 - (n - 1) * MIN
+    h = harness(store_with({"a": values}, start))
+    h.now = start + 562 * MIN
+    anomaly = {"algorithm": "contextual", "bounds": 3, "trigger_window": "5m", "recovery_window": "10m"}
+    h.add(name="novel", type="anomaly", query="load", thresholds={"critical": 0.2},
+          anomaly=anomaly | {"step": "1m", "history": "6h"})
+    h.step()
+    assert h.manager.get("novel").groups[()].state.value == "ALERT"
+    h.step(20)
+    assert h.manager.get("novel").groups[()].state.value == "OK"
+
+
 def test_forecast_crossing_within_the_horizon() -> None:
     n = 300
     start = T0 - (n - 1) * 5 * MIN

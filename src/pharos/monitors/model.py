@@ -76,7 +76,7 @@ class Thresholds(_Model):
 class AnomalyOptions(_Model):
     """Anomaly monitor: the fraction of anomalous points over the trigger and recovery windows."""
 
-    algorithm: Literal["basic", "agile", "robust"] = "agile"
+    algorithm: Literal["basic", "agile", "robust", "contextual"] = "agile"
     bounds: float = Field(default=2.0, gt=0)
     seasonality: Literal["hourly", "daily", "weekly", "auto", "none"] = "auto"
     trigger_window: Seconds = 900.0
