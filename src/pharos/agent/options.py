@@ -39,7 +39,7 @@ class AgentOptions:
     max_line_size: int = 256 * 1024
     batch_bytes: int = 1 << 20
     batch_wait: float = 1.0
-    max_memory: int = 64 << 20
+    max_memory: int = 8 << 20  # compressed batches queued in memory before reading waits
     max_buffer: int = 512 << 20
     min_backoff: float = 0.1
     max_backoff: float = 10.0

@@ -164,6 +164,8 @@ class Agent:
 
     async def _start_http(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
+        if not port.isdigit():
+            raise ValueError(f"--listen {listen!r}: expected HOST:PORT")
         self._http = MetricsServer({"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok})
         await self._http.start(host.strip("[]") or "0.0.0.0", int(port))
 

@@ -328,7 +328,7 @@ class Shipper:
         url: str,
         checkpoint: Checkpoint,
         *,
-        max_memory: int = 64 << 20,
+        max_memory: int = 8 << 20,
         max_buffer: int = 512 << 20,
         min_backoff: float = 0.1,
         max_backoff: float = 10.0,
