@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
-from pharos_testproc import free_port, wait_for
+from pharos_testproc import free_port, pharos_cmd, wait_for
 from sechelp import BASIC, BEARER, PASSWORD, TOKEN, USER, Call, SecureServer, calls, open_tail, push_line
 from websockets.exceptions import InvalidStatus
 
@@ -150,3 +152,34 @@ def test_rules_reach_the_own_alertmanager_with_configured_credentials(start_modu
         return [a["labels"]["alertname"] for a in server.client.get("/api/v2/alerts", auth=BASIC).json()]
 
     wait_for(lambda: "SecAlways" in names(), what="the rule's alert in the own Alertmanager")
+
+
+def test_an_agent_pushes_with_credentials_in_its_push_url(start_module, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = start_module(CONFIGS["basic"])
+    (tmp_path / "app.log").write_text("shipped with credentials\n")
+    push = f"http://{USER}:{quote(PASSWORD, safe='')}@127.0.0.1:{server.port}/loki/api/v1/push"
+    argv = [
+        "agent",
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--logs",
+        str(tmp_path / "*.log"),
+        "--positions",
+        str(tmp_path / "positions.db"),
+        "--push-url",
+        push,
+    ]
+    agent = subprocess.Popen(pharos_cmd(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(
+            lambda: (
+                "shipped with credentials"
+                in server.client.get(
+                    "/loki/api/v1/query_range", params={"query": '{filename=~".+"}'}, auth=BASIC
+                ).text
+            ),
+            what="the agent's line",
+        )
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
