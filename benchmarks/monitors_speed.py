@@ -34,7 +34,7 @@ def main() -> int:
     t = np.arange(WEEK)
     x = 100 + 20 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 2, (SERIES, WEEK))
     print(f"{SERIES} series x {WEEK} points, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'algorithm':<10}{'season':<8}{'best s':>8}{'median s':>10}  <= {TARGET_S} s")
+    print(f"{'algorithm':<12}{'season':<8}{'best s':>8}{'median s':>10}  <= {TARGET_S} s")
     for algorithm in ALGORITHMS:
         for seasonality in SEASONS.get(algorithm, ("daily", "auto")):
             times = []
@@ -43,7 +43,7 @@ def main() -> int:
                 anomaly_band(x, algorithm, 2.0, seasonality, 300.0)
                 times.append(time.perf_counter() - t0)
             ok = "score-only" if algorithm in SCORE_ONLY else "yes" if min(times) <= TARGET_S else "NO"
-            print(f"{algorithm:<10}{seasonality!s:<8}{min(times):>8.2f}{np.median(times):>10.2f}  {ok}")
+            print(f"{algorithm:<12}{seasonality!s:<8}{min(times):>8.2f}{np.median(times):>10.2f}  {ok}")
     return 0
 
 
