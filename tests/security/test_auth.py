@@ -183,3 +183,10 @@ def test_an_agent_pushes_with_credentials_in_its_push_url(start_module, tmp_path
     finally:
         agent.terminate()
         agent.wait(timeout=30)
+
+
+def test_status_config_shows_secrets_as_secret(secured: tuple[str, SecureServer]) -> None:
+    kind, server = secured
+    text = server.client.get("/api/v1/status/config", **GOOD[kind]).json()["data"]["yaml"]
+    assert PASSWORD not in text and TOKEN not in text
+    assert "<secret>" in text

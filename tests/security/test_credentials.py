@@ -8,12 +8,13 @@ import gzip
 
 import cramjam
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pharos.config.model import BasicAuth, ServerConfig
 from pharos.server.inflate import InflateError, inflate
-from pharos.server.security import credentials
+from pharos.server.security import SECRET_KEYS, credentials, redact_secrets
 
 CREDS = credentials(
     ServerConfig(basic_auth=BasicAuth(username="alice", password="pw:with:colons"), bearer_token="tok")
@@ -68,3 +69,41 @@ def test_inflate_of_garbage_is_an_inflate_error_or_bytes(codec: str, garbage: by
         assert len(inflate(garbage, codec, limit=1 << 20)) <= 1 << 20
     except InflateError as exc:
         assert exc.status in (400, 413) and str(exc)
+
+
+SECRET_TEXT = st.text(
+    st.characters(min_codepoint=32, max_codepoint=0x2FF, blacklist_characters="\x7f"), min_size=1
+)
+
+
+@given(secret=SECRET_TEXT, key=st.sampled_from(SECRET_KEYS), flow=st.booleans())
+def test_redacted_config_hides_every_secret(secret: str, key: str, flow: bool) -> None:
+    value = "S3CR" + secret
+    doc = {
+        "scrape_configs": [{"job_name": "j", "basic_auth": {"username": "u", key: value}}],
+        "other": "kept",
+    }
+    text = yaml.safe_dump(doc, default_flow_style=flow, width=10**9, allow_unicode=True)
+    redacted = redact_secrets(text)
+    assert value not in redacted
+    back = yaml.safe_load(redacted)
+    assert back["scrape_configs"][0]["basic_auth"] == {"username": "u", key: "<secret>"}
+    assert back["other"] == "kept"
+
+
+def test_redaction_keeps_comments_files_and_empty_keys() -> None:
+    text = "a:\n  password: 'it''s # x' # why\n  password_file: /p\n  token:\n  bearer_token: |\n    abc\n\n    d\n  b: 1\n"
+    expected = (
+        "a:\n  password: <secret> # why\n  password_file: /p\n  token:\n  bearer_token: <secret>\n  b: 1\n"
+    )
+    assert redact_secrets(text) == expected
+
+
+@given(secret=st.lists(SECRET_TEXT.filter(str.strip), min_size=2, max_size=4))
+def test_multi_line_secrets_in_block_scalars_are_hidden(secret: list[str]) -> None:
+    lines = "".join(f"        {line.strip()}\n" for line in secret)
+    text = f"jobs:\n  - basic_auth:\n      password: |\n{lines}      username: u\nafter: 1\n"
+    assert yaml.safe_load(redact_secrets(text)) == {
+        "jobs": [{"basic_auth": {"password": "<secret>", "username": "u"}}],
+        "after": 1,
+    }

@@ -23,6 +23,7 @@ from pharos.metrics.scrape.manager import ScrapeManager
 from pharos.metrics.tsdb.db import TSDB, TSDBLockedError
 from pharos.server.components import Component, build_components
 from pharos.server.options import ServerOptions, load, tsdb_options
+from pharos.server.security import redact_secrets
 
 log = logging.getLogger("pharos.server")
 MAINTAIN_INTERVAL_S = 60.0
@@ -177,8 +178,8 @@ class Runtime:
         return self._ready
 
     def config_yaml(self) -> str:
-        """The text of the config in force."""
-        return self.loaded.text
+        """The text of the config in force, secrets shown as `<secret>` (as Prometheus)."""
+        return redact_secrets(self.loaded.text)
 
     def flags(self) -> dict[str, str]:
         """Flags for /api/v1/status/flags."""
