@@ -8,6 +8,7 @@ every step at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,24 +29,43 @@ from pharos.metrics.promql.windows import (
     variance_windows,
 )
 
+_KEY_MEMO_SIZE = 200_000  # label sets remembered per grouping before the memo starts over
+_KEY_MEMOS = 1_000  # groupings remembered
+_key_memos: dict[tuple[bool, frozenset[str]], dict[Labels, Labels]] = {}
+KeysFn = Callable[[list[Labels]], list[Labels]]
 
-def group_key_fn(node: Any) -> Any:
-    """The function mapping a series' labels to its group's labels."""
+
+def group_keys_fn(node: Any) -> KeysFn:
+    """The function mapping series' label sets to their groups' label sets (remembered across
+    queries: rules aggregate the same series by the same labels at every evaluation)."""
     mod = node.modifier
     if mod is None:
-        return lambda ls: ()
-    names = frozenset(mod.labels)
-    if mod.type == pp.AggModifierType.By:
-        return lambda ls: lb.keep_only(ls, names)
-    drop = names | {METRIC_NAME}
-    return lambda ls: lb.without(ls, drop)
+        return lambda labels: [()] * len(labels)
+    by = mod.type == pp.AggModifierType.By
+    names = frozenset(mod.labels) if by else frozenset(mod.labels) | {METRIC_NAME}
+    if len(_key_memos) > _KEY_MEMOS:
+        _key_memos.clear()
+    memo = _key_memos.setdefault((by, names), {})
+    if len(memo) > _KEY_MEMO_SIZE:
+        memo.clear()
+    compute = lb.keep_only if by else lb.without
+
+    def keys(labels: list[Labels]) -> list[Labels]:
+        out = list(map(memo.get, labels))
+        if None in out:
+            for i, k in enumerate(out):
+                if k is None:
+                    out[i] = memo[labels[i]] = compute(labels[i], names)
+        return out  # type: ignore[return-value]
+
+    return keys
 
 
 class Groups:
     """Series grouped for aggregation, with flat per-(step, group) member windows."""
 
-    def __init__(self, vec: Vector, keyf: Any) -> None:
-        keys = [keyf(ls) for ls in vec.labels]
+    def __init__(self, vec: Vector, keysf: KeysFn) -> None:
+        keys = keysf(vec.labels)
         index: dict[Labels, int] = {}
         self.gid = np.array([index.setdefault(k, len(index)) for k in keys], np.int64)
         self.keys = list(index)
@@ -78,14 +98,14 @@ def aggregate(ev: Any, node: Any) -> Vector:
     op = str(node.op).strip()
     param = ev.eval(node.param) if node.param is not None else None
     vec = ev.eval_vector(node.expr)
-    keyf = group_key_fn(node)
+    keysf = group_keys_fn(node)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
-        return _select_k(op, vec, keyf, _param_values(op, param))
+        return _select_k(op, vec, keysf, _param_values(op, param))
     if op == "count_values":
         if not isinstance(param, String):
             raise PromQLError("expected string parameter for count_values")
-        return _count_values(vec, keyf, param.value)
-    grp = Groups(vec, keyf)
+        return _count_values(vec, keysf, param.value)
+    grp = Groups(vec, keysf)
     flat, lo, hi = grp.flat, grp.lo, grp.hi
     with np.errstate(all="ignore"):
         if op == "sum":
@@ -129,11 +149,11 @@ def _param_values(op: str, param: Any) -> np.ndarray:
     return np.trunc(k)
 
 
-def _select_k(op: str, vec: Vector, keyf: Any, k: np.ndarray) -> Vector:
+def _select_k(op: str, vec: Vector, keysf: KeysFn, k: np.ndarray) -> Vector:
     """topk / bottomk / limitk / limit_ratio: keep the chosen members of each group per step."""
     if op == "limit_ratio":
         return _limit_ratio(vec, k)
-    grp = Groups(vec, keyf)
+    grp = Groups(vec, keysf)
     steps = vec.values.shape[1]
     flat_t = np.repeat(np.arange(steps), grp.counts.sum(axis=1))
     window = np.repeat(np.arange(grp.counts.size), grp.counts.ravel())
@@ -178,13 +198,12 @@ def format_value(f: float) -> str:
     return np.format_float_positional(f, trim="-")
 
 
-def _count_values(vec: Vector, keyf: Any, label: str) -> Vector:
+def _count_values(vec: Vector, keysf: KeysFn, label: str) -> Vector:
     if not valid_name(label):
         raise PromQLError(f"invalid label name {go_quote(label)}")
     steps = vec.values.shape[1]
     counts: dict[Labels, np.ndarray] = {}
-    for i, ls in enumerate(vec.labels):
-        base = keyf(ls)
+    for i, base in enumerate(keysf(vec.labels)):
         for t in np.flatnonzero(vec.present[i]):
             key = lb.set_label(base, label, format_value(float(vec.values[i, t])))
             arr = counts.get(key)

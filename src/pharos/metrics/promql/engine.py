@@ -125,7 +125,7 @@ class Evaluator:
         self.limits = limits
         self.at_override = at_override
         self.step_ms = 0
-        self.expr_text = ""
+        self.expr: str | Any = ""  # the query as given (text or AST); see expr_text
         self.range_query = False
         self.deadline = time.monotonic() + limits.timeout_s
         self.started = time.perf_counter()
@@ -138,12 +138,19 @@ class Evaluator:
     def steps(self) -> int:
         return len(self.grid)
 
+    @property
+    def expr_text(self) -> str:
+        """The query text (an AST is printed only when an annotation needs a position)."""
+        if not isinstance(self.expr, str):
+            self.expr = str(self.expr)
+        return self.expr
+
     def child(self, grid: np.ndarray) -> Evaluator:
         """An evaluator for a subquery's inner grid sharing limits and counters."""
         ev = Evaluator(self.querier, grid, self.start_ms, self.end_ms, self.limits, None)
         ev.deadline = self.deadline
         ev.step_ms = self.step_ms
-        ev.expr_text = self.expr_text
+        ev.expr = self.expr
         ev.samples = self.samples
         ev.stats = self.stats
         ev.warnings, ev.infos = self.warnings, self.infos
@@ -448,8 +455,24 @@ def _children(node: Any) -> list[Any]:
     return []
 
 
+_MATCHERS_MEMO_SIZE = 10_000
+_matchers_memo: dict[int, tuple[Any, list[list[Matcher]]]] = {}  # id(selector) -> (it, sets)
+
+
 def selector_matchers(vs: Any) -> list[list[Matcher]]:
-    """The matcher sets of a vector selector (several when it uses `or`)."""
+    """The matcher sets of a vector selector (several when it uses `or`); remembered per AST
+    node, which rules evaluate again and again (the memo holds the node, so its id stays its)."""
+    hit = _matchers_memo.get(id(vs))
+    if hit is not None and hit[0] is vs:
+        return hit[1]
+    if len(_matchers_memo) >= _MATCHERS_MEMO_SIZE:
+        _matchers_memo.clear()
+    out = _selector_matchers(vs)
+    _matchers_memo[id(vs)] = (vs, out)
+    return out
+
+
+def _selector_matchers(vs: Any) -> list[list[Matcher]]:
     groups = vs.matchers.or_matchers or [vs.matchers.matchers]
     out = []
     for group in groups:
@@ -476,7 +499,7 @@ class Engine:
         node = parse(expr) if isinstance(expr, str) else expr
         grid = np.array([t_ms], np.int64)
         ev = Evaluator(self.querier, grid, t_ms, t_ms, self.limits, at_override)
-        ev.expr_text = expr if isinstance(expr, str) else str(expr)
+        ev.expr = expr
         value = ev.eval(node)
         return _finish(ev, value, grid, instant=True)
 
@@ -498,7 +521,7 @@ class Engine:
         ev = Evaluator(self.querier, grid, start_ms, end_ms, self.limits)
         ev.step_ms = step_ms
         ev.range_query = True
-        ev.expr_text = expr if isinstance(expr, str) else str(expr)
+        ev.expr = expr
         value = ev.eval(node)
         if isinstance(value, (RangeData, String)):
             raise BadDataError(
