@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from pharos.config.model import BasicAuth, ServerConfig
 from pharos.server.inflate import InflateError, inflate
-from pharos.server.security import SECRET_KEYS, credentials, redact_secrets
+from pharos.server.redact import SECRET_KEYS, redact_secrets
+from pharos.server.security import credentials
 
 CREDS = credentials(
     ServerConfig(basic_auth=BasicAuth(username="alice", password="pw:with:colons"), bearer_token="tok")

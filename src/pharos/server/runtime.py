@@ -23,7 +23,7 @@ from pharos.metrics.scrape.manager import ScrapeManager
 from pharos.metrics.tsdb.db import TSDB, TSDBLockedError
 from pharos.server.components import Component, build_components
 from pharos.server.options import ServerOptions, load, tsdb_options
-from pharos.server.security import redact_secrets
+from pharos.server.redact import redact_secrets
 
 log = logging.getLogger("pharos.server")
 MAINTAIN_INTERVAL_S = 60.0
