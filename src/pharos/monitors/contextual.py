@@ -10,7 +10,8 @@ averaged over a few resolutions (`LEVELS`) so that no single choice of bin edges
 The history is always discretised at the current resolution: when the range grows by more than
 `grow` the past is re-read with the new bins (an epoch), so the model at point t equals one built
 from points < t with their range, and a new extreme does not make every later pattern look new.
-Only points before t decide its score (the range, the contexts and their continuations).
+Besides the point itself, only points before t decide its score (the range, the contexts and
+their continuations).
 """
 
 from __future__ import annotations
@@ -36,16 +37,25 @@ def novelty(
     for i, row in enumerate(x):
         ok = np.flatnonzero(np.isfinite(row))
         if len(ok):
-            out[i, ok] = np.mean([_row_novelty(row[ok], n, orders, grow) for n in levels], axis=0)
+            out[i, ok] = _row_novelty(row[ok], levels, orders, grow)
     return out
 
 
-def _row_novelty(x: np.ndarray, levels: int, orders: int, grow: float) -> np.ndarray:
-    """Novelty of one gap-free series, epoch by epoch."""
-    out = np.ones(len(x))
-    for start, stop, lo, hi in _epochs(x, grow):
-        sym = _symbols(x[:stop], lo, hi, levels)
-        out[start:stop] = _broken_share(sym, levels + 2, orders)[start:stop]
+def _row_novelty(x: np.ndarray, levels: tuple[int, ...], orders: int, grow: float) -> np.ndarray:
+    """Novelty of one gap-free series: every (resolution, epoch) prefix binned, all in one pass.
+
+    Each block holds the points before an epoch's end binned at that epoch's range; the blocks
+    are concatenated and scored together (a pattern only matches within its own block).
+    """
+    spans = [(n, *span) for n in levels for span in _epochs(x, grow)]
+    blocks = [_symbols(x[:stop], lo, hi, n) for n, _, stop, lo, hi in spans]
+    ends = np.cumsum([len(b) for b in blocks])
+    share = _broken_share(np.concatenate(blocks), ends, max(levels) + 2, orders) if blocks else np.zeros(0)
+    out = np.zeros(len(x))
+    for (_, start, stop, _, _), end in zip(spans, ends, strict=True):
+        out[start:stop] += share[end - stop + start : end]
+    out /= len(levels)
+    out[0] = 1.0
     return out
 
 
@@ -70,20 +80,29 @@ def _symbols(x: np.ndarray, lo: float, hi: float, levels: int) -> np.ndarray:
     return np.where(x < lo, 0, np.where(x > hi, levels + 1, inside))
 
 
-def _broken_share(sym: np.ndarray, base: int, orders: int) -> np.ndarray:
-    """Per point, the share of contexts (lengths 0..orders) seen before whose continuation is new."""
+def _broken_share(sym: np.ndarray, ends: np.ndarray, base: int, orders: int) -> np.ndarray:
+    """Per point, the share of contexts (lengths 0..orders) seen before in its block whose
+    continuation is new; blocks of `sym` end at `ends`.
+
+    The context of length k + 1 at i is the pattern of length k + 1 ending at i - 1, so whether it
+    was seen is whether that pattern was seen before i - 1: one `_first_seen` per length.
+    """
     n = len(sym)
+    i = np.arange(n)
+    block = np.repeat(np.arange(len(ends)), np.diff(ends, prepend=0))
+    pos = i - np.r_[0, ends[:-1]][block]  # index within the block
+    space = base ** (orders + 1)
     seen, broken = np.zeros(n), np.zeros(n)
-    ctx = np.zeros(n, np.int64)  # the code of the last k symbols before each point
+    pattern = sym.copy()  # code of the k + 1 symbols ending at each point (valid from pos k)
+    had_ctx = pos > 0  # the empty context precedes every point but a block's first
     for k in range(orders + 1):
         if k:
-            prev, ctx = ctx, np.zeros(n, np.int64)
-            ctx[k:] = prev[k - 1 : -1] * base + sym[k - 1 : -1]
-        t = np.arange(k, n)
-        had_ctx = _first_seen(ctx[k:]) + k < t
-        had_pair = _first_seen(ctx[k:] * base + sym[k:]) + k < t
-        seen[k:] += had_ctx
-        broken[k:] += had_ctx & ~had_pair
+            pattern[k:] = pattern[k - 1 : -1] * base + sym[k:]
+        key = np.where(pos >= k, block * space + pattern, -1 - i)  # short prefixes match nothing
+        had_pattern = _first_seen(key) < i
+        seen += had_ctx
+        broken += had_ctx & ~had_pattern
+        had_ctx = np.r_[False, had_pattern[:-1]] & (pos > k)
     with np.errstate(invalid="ignore"):
         return np.where(seen > 0, broken / seen, 1.0)
 
