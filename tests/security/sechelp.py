@@ -237,11 +237,7 @@ def calls(asset: str) -> list[Call]:
         Call("POST", "/api/v1/otlp/v1/metrics", {"content": b""}),
         Call("GET", "/federate", {"params": {"match[]": "up"}}),
         Call("POST", "/federate", {"data": {"match[]": "up"}}),
-        Call("POST", "/api/pharos/v1/dashboards", {"json": DASHBOARD}),
-        Call("GET", "/api/pharos/v1/dashboards"),
-        Call("GET", "/api/pharos/v1/dashboards/sec-dash"),
-        Call("PUT", "/api/pharos/v1/dashboards/sec-dash", {"json": DASHBOARD}),
-        Call("DELETE", "/api/pharos/v1/dashboards/sec-dash"),
+        *crud_calls("/api/pharos/v1/dashboards", "sec-dash", DASHBOARD),
         *(Call(m, p) for m in ("GET", "HEAD") for p in ["/", *UI, *(f"{u}/x" for u in UI)]),
         Call("GET", "/graph"),
         *(
@@ -263,13 +259,9 @@ def calls(asset: str) -> list[Call]:
         *(c for base in ("/loki/api/v1/rules", "/api/prom/rules") for c in ruler_calls(base)),
         Call("GET", "/prometheus/api/v1/rules"),
         Call("GET", "/prometheus/api/v1/alerts"),
-        Call("POST", "/api/pharos/v1/monitors", {"json": MONITOR}),
-        Call("GET", "/api/pharos/v1/monitors"),
-        Call("GET", "/api/pharos/v1/monitors/sec-mon"),
-        Call("PUT", "/api/pharos/v1/monitors/sec-mon", {"json": MONITOR}),
         *(Call("POST", f"/api/pharos/v1/monitors/sec-mon/{action}") for action in ("mute", "unmute")),
         Call("GET", "/api/pharos/v1/monitors/sec-mon/history"),
-        Call("DELETE", "/api/pharos/v1/monitors/sec-mon"),
+        *crud_calls("/api/pharos/v1/monitors", "sec-mon", MONITOR),
         *(
             Call(m, f"/api/v1/{p}", {"params" if m == "GET" else "data": q})
             for m in ("GET", "POST")
@@ -293,4 +285,15 @@ def ruler_calls(base: str) -> list[Call]:
         Call("DELETE", f"{base}/ns1/g1"),
         Call("DELETE", f"{base}/ns1"),
         Call("DELETE", base),
+    ]
+
+
+def crud_calls(collection: str, item: str, body: dict[str, Any]) -> list[Call]:
+    """Create, list, read, replace and delete one item of a JSON collection."""
+    return [
+        Call("POST", collection, {"json": body}),
+        Call("GET", collection),
+        Call("GET", f"{collection}/{item}"),
+        Call("PUT", f"{collection}/{item}", {"json": body}),
+        Call("DELETE", f"{collection}/{item}"),
     ]
