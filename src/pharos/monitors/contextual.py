@@ -47,7 +47,8 @@ def _row_novelty(x: np.ndarray, levels: tuple[int, ...], orders: int, grow: floa
     Each block holds the points before an epoch's end binned at that epoch's range; the blocks
     are concatenated and scored together (a pattern only matches within its own block).
     """
-    spans = [(n, *span) for n in levels for span in _epochs(x, grow)]
+    epochs = _epochs(x, grow)
+    spans = [(n, *span) for n in levels for span in epochs]
     blocks = [_symbols(x[:stop], lo, hi, n) for n, _, stop, lo, hi in spans]
     ends = np.cumsum([len(b) for b in blocks])
     share = _broken_share(np.concatenate(blocks), ends, max(levels) + 2, orders) if blocks else np.zeros(0)
