@@ -141,3 +141,9 @@ def test_new_values_agree_with_reference(fmt: ExpositionFormat, data: st.DataObj
     body = page(fmt, values)
     cache, _ = warm(fmt)
     assert outcome(parse, body, fmt, cache) == outcome(parse_reference, body, fmt)
+
+
+def test_one_shot_parses_keep_no_layout() -> None:
+    body = page(TEXT, ["1"] * SLOTS[TEXT])
+    assert parse_columns(body, TEXT, ParseCache(layouts=False)).layout is None
+    assert parse_columns(body, TEXT, ParseCache()).layout is not None

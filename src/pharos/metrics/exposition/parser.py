@@ -95,9 +95,10 @@ class Columns:
 class ParseCache:
     """Per-target memory of validated series texts, comment lines and the last page's layout."""
 
-    __slots__ = ("fmt", "layout", "meta", "series")
+    __slots__ = ("fmt", "layout", "layouts", "meta", "series")
 
-    def __init__(self) -> None:
+    def __init__(self, layouts: bool = True) -> None:
+        self.layouts = layouts  # False for one-shot parses: a layout would never be used
         self.fmt: ExpositionFormat | None = None
         self.series: dict[str, Labels] = {}
         self.meta: dict[str, ref.MetaEntry | None] = {}
@@ -453,14 +454,14 @@ def parse_columns(body: bytes, fmt: ExpositionFormat, cache: ParseCache) -> Colu
     run = _Run(text, fmt, cache, fast)
     columns = run.run()
     cache.trim(columns.keys)
-    plain = fast and not (run.referenced or columns.timestamps or columns.exemplars)
+    plain = cache.layouts and fast and not (run.referenced or columns.timestamps or columns.exemplars)
     cache.layout = columns.layout = PageLayout.build(body, columns.keys, columns.metadata) if plain else None
     return columns
 
 
 def parse(body: bytes, fmt: ExpositionFormat, cache: object | None = None) -> ParseResult:
     """Parse a whole exposition body into Samples; raise ParseError on the first malformed line."""
-    columns = parse_columns(body, fmt, cache if isinstance(cache, ParseCache) else ParseCache())
+    columns = parse_columns(body, fmt, cache if isinstance(cache, ParseCache) else ParseCache(layouts=False))
     return ParseResult(columns.samples(), columns.metadata)
 
 
