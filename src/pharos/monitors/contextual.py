@@ -47,16 +47,20 @@ def _row_novelty(x: np.ndarray, levels: tuple[int, ...], orders: int, grow: floa
     Each block holds the points before an epoch's end binned at that epoch's range; the blocks
     are concatenated and scored together (a pattern only matches within its own block).
     """
-    epochs = _epochs(x, grow)
-    spans = [(n, *span) for n in levels for span in epochs]
-    blocks = [_symbols(x[:stop], lo, hi, n) for n, _, stop, lo, hi in spans]
-    ends = np.cumsum([len(b) for b in blocks])
-    share = _broken_share(np.concatenate(blocks), ends, max(levels) + 2, orders) if blocks else np.zeros(0)
-    out = np.zeros(len(x))
-    for (_, start, stop, _, _), end in zip(spans, ends, strict=True):
-        out[start:stop] += share[end - stop + start : end]
-    out /= len(levels)
-    out[0] = 1.0
+    out = np.ones(len(x))
+    epochs = np.array(_epochs(x, grow)).reshape(-1, 4)
+    if not len(epochs):
+        return out
+    spans = np.tile(epochs, (len(levels), 1))
+    bins = np.repeat(np.asarray(levels, np.float64), len(epochs))
+    stop = spans[:, 1].astype(np.int64)
+    ends = np.cumsum(stop)
+    per_point = np.repeat(np.c_[ends - stop, spans[:, :1], spans[:, 2:], bins], stop, axis=0)
+    pos = np.arange(ends[-1]) - per_point[:, 0].astype(np.int64)  # index in x (and in the block)
+    sym = _symbols(x[pos], per_point[:, 2], per_point[:, 3], per_point[:, 4])
+    share = _broken_share(sym, ends, max(levels) + 2, orders)
+    scored = pos >= per_point[:, 1]  # each epoch scores its own points; earlier ones are context
+    out[1:] = np.bincount(pos[scored], share[scored], len(x))[1:] / len(levels)
     return out
 
 
@@ -74,11 +78,11 @@ def _epochs(x: np.ndarray, grow: float) -> list[tuple[int, int, float, float]]:
     return spans
 
 
-def _symbols(x: np.ndarray, lo: float, hi: float, levels: int) -> np.ndarray:
-    """Bin 1..levels of each value within [lo, hi]; 0 below, levels + 1 above."""
-    step = (hi - lo) / levels if hi > lo else 1.0
+def _symbols(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Bin 1..levels of each value within [lo, hi]; 0 below, levels + 1 above (all per value)."""
+    step = np.where(hi > lo, (hi - lo) / levels, 1.0)
     inside = np.clip(np.floor((x - lo) / step), 0, levels - 1).astype(np.int64) + 1
-    return np.where(x < lo, 0, np.where(x > hi, levels + 1, inside))
+    return np.where(x < lo, 0, np.where(x > hi, levels.astype(np.int64) + 1, inside))
 
 
 def _broken_share(sym: np.ndarray, ends: np.ndarray, base: int, orders: int) -> np.ndarray:
@@ -109,6 +113,11 @@ def _broken_share(sym: np.ndarray, ends: np.ndarray, base: int, orders: int) -> 
 
 
 def _first_seen(codes: np.ndarray) -> np.ndarray:
-    """Per position, the index where its code first occurs."""
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    return first[inverse]
+    """Per position, the index where its code first occurs (the least index of its group)."""
+    order = np.argsort(codes)
+    ranked = codes[order]
+    new = np.r_[True, ranked[1:] != ranked[:-1]]
+    first = np.minimum.reduceat(order, np.flatnonzero(new))
+    out = np.empty(len(codes), np.int64)
+    out[order] = first[np.cumsum(new) - 1]
+    return out
