@@ -281,24 +281,27 @@ def decode(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -
     tpl, line, ts, slots = _one(tpl), _one(line), _one(ts), _one(slots)
     n = len(tpl)
     values = tuple(slots.field(i) for i in range(SLOTS))
-    pieces = pc.split_pattern(tpl.fill_null(""), MARK)
+    pieces = pc.split_pattern(tpl.fill_null("") if tpl.null_count else tpl, MARK)
     offsets = np.asarray(pieces.offsets, dtype=np.int64)
+    offsets -= offsets[0]
     flat = pieces.flatten()
-    counts = np.diff(offsets)
     marker = np.ones(len(flat), dtype=bool)
-    marker[offsets[:-1] - offsets[0]] = False
+    marker[offsets[:-1]] = False
     at = np.flatnonzero(marker)
-    vals = _values(_first_bytes(flat, at), np.repeat(np.arange(n, dtype=np.int64), counts)[at], ts, values)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))[at]
+    vals = _values(_first_bytes(flat, at), rows, ts, values)
     texts = pc.if_else(pa.array(marker), pc.utf8_slice_codeunits(flat, 1), flat)
-    width = marker.astype(np.int64) + 1
-    end = np.cumsum(width)
+    end = np.cumsum(marker.astype(np.int64) + 1)
     gather = np.empty(int(end[-1]) if len(end) else 0, dtype=np.int64)
     gather[end - 1] = np.arange(len(flat))
     gather[end[at] - 2] = len(flat) + np.arange(len(at))
     both = pa.concat_arrays([texts, vals]).take(pa.array(gather))
-    row_end = np.r_[0, end][offsets - offsets[0]]
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(row_end.astype(np.int32)), both), "")
-    return pc.if_else(pc.is_null(tpl), line, joined)
+    # the pieces of a line are adjacent in `both`: its line is one byte range of its data
+    piece_offsets = np.frombuffer(both.buffers()[1], np.int32)[both.offset : both.offset + len(both) + 1]
+    bounds = piece_offsets[np.r_[0, end][offsets]].astype(np.int32)
+    data = both.buffers()[2] or pa.py_buffer(b"")
+    joined = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(bounds), data])
+    return pc.if_else(pc.is_null(tpl), line, joined) if tpl.null_count else joined
 
 
 def line_bytes(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -> pa.Array:
