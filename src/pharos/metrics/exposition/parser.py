@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final, Literal
 
 import numpy as np
 
@@ -166,7 +167,16 @@ _SERIES = rf"{_NAME}(?:\{{(?:{_PAIR}(?:,{_PAIR})*,?)?\}})?"
 _LINE = re.compile(rf"({_SERIES}) ([^ ]+)(?: ([^ ]+))?")
 _PAIRS = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n\x00]|\\[^\n\x00])*)"')
 _NUM_CHARS = "0123456789.eE+-"
-_MISSING = object()
+
+
+class _Unsure(Enum):
+    """The cheap checks cannot tell: the reference parser decides."""
+
+    UNSURE = 0
+
+
+_MISSING: Final = _Unsure.UNSURE
+MetaLookup = ref.MetaEntry | None | Literal[_Unsure.UNSURE]
 
 
 def _labels_of_key(key: str) -> Labels:
@@ -212,7 +222,7 @@ _PROM_META = re.compile(r"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*)([^\n\x00]*)")
 _OM_META = re.compile(r"# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) ([^\n\x00]*)")
 
 
-def _prom_meta(line: str) -> ref.MetaEntry | object | None:
+def _prom_meta(line: str) -> MetaLookup:
     """A text-format '#' line without the reference parser; _MISSING when unsure."""
     if "\x00" in line:
         return _MISSING
@@ -229,7 +239,7 @@ def _prom_meta(line: str) -> ref.MetaEntry | object | None:
     return ref.MetaEntry("help", name, ref.unescape_help(text))
 
 
-def _om_meta(line: str) -> ref.MetaEntry | object | None:
+def _om_meta(line: str) -> MetaLookup:
     """An OpenMetrics metadata line without the reference parser; _MISSING when unsure."""
     m = _OM_META.fullmatch(line)
     if m is None:
