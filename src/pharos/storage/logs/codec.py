@@ -198,12 +198,24 @@ def _templates(split: _Split, pieces: pa.Array) -> pa.Array:
     k = np.arange(n_vars, dtype=np.int64)
     gather[2 * k + split.row_of_var + 1] = n_parts + k
     both = pa.concat_arrays([split.parts.cast(pa.string()), pieces.cast(pa.string())]).take(pa.array(gather))
-    offsets = 2 * split.var_offsets + np.arange(split.n + 1, dtype=np.int64)
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), both), "")
+    return _joined(both, 2 * split.var_offsets + np.arange(split.n + 1, dtype=np.int64))
+
+
+def _joined(both: pa.Array, starts: np.ndarray) -> pa.Array:
+    """Strings made of the runs both[starts[i]:starts[i + 1]]: each run is one byte range of the
+    data of `both` (a freshly gathered array), so nothing is copied."""
+    if not len(both):
+        return pa.array([""] * (len(starts) - 1), pa.string())
+    piece_offsets = np.frombuffer(both.buffers()[1], np.int32)[both.offset : both.offset + len(both) + 1]
+    data = both.buffers()[2] or pa.py_buffer(b"")
+    bounds = piece_offsets[starts].astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(starts) - 1, [None, pa.py_buffer(bounds), data])
 
 
 def encode(table: pa.Table) -> pa.Table:
     """`table` (stream, ts, line, meta) as ENCODED_SCHEMA rows, in the same order."""
+    if not table.num_rows:
+        return ENCODED_SCHEMA.empty_table()
     lines = table.column("line").combine_chunks()
     ts = table.column("ts").combine_chunks()
     con = duckdb.connect(config={"threads": 1})
@@ -295,12 +307,7 @@ def decode(tpl: pa.Array, line: pa.Array, ts: pa.Array, slots: pa.StructArray) -
     gather = np.empty(int(end[-1]) if len(end) else 0, dtype=np.int64)
     gather[end - 1] = np.arange(len(flat))
     gather[end[at] - 2] = len(flat) + np.arange(len(at))
-    both = pa.concat_arrays([texts, vals]).take(pa.array(gather))
-    # the pieces of a line are adjacent in `both`: its line is one byte range of its data
-    piece_offsets = np.frombuffer(both.buffers()[1], np.int32)[both.offset : both.offset + len(both) + 1]
-    bounds = piece_offsets[np.r_[0, end][offsets]].astype(np.int32)
-    data = both.buffers()[2] or pa.py_buffer(b"")
-    joined = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(bounds), data])
+    joined = _joined(pa.concat_arrays([texts, vals]).take(pa.array(gather)), np.r_[0, end][offsets])
     return pc.if_else(pc.is_null(tpl), line, joined) if tpl.null_count else joined
 
 
