@@ -14,8 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from pharos.metrics.exposition.parser import MetricMetadata
@@ -113,6 +111,11 @@ def _line_starts(ends: np.ndarray) -> np.ndarray:
 
 def _convert(data: np.ndarray, lengths: np.ndarray, value_of: ValueOf) -> np.ndarray | None:
     """Floats of the values packed in `data`; None where the line path would not take one."""
+    # pyarrow (~26 MiB) is imported on the first conversion: the agent imports this package
+    # (for its /metrics writer) but never parses.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     odd = ~_DECIMAL_BYTES[data]
