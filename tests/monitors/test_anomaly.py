@@ -69,7 +69,10 @@ def test_auto_seasonality_matches_daily() -> None:
     assert rl.detect_period(x[: 3 * DAY], STEP) == DAY
     auto = anomaly_band(x, "agile", 3.0, "auto", STEP)
     daily = anomaly_band(x, "agile", 3.0, "daily", STEP)
-    np.testing.assert_allclose(auto.upper, daily.upper, equal_nan=True)
+    plain = anomaly_band(x, "agile", 3.0, None, STEP)
+    seen = 3 * DAY  # the season is used once three of them were seen, not before
+    np.testing.assert_allclose(auto.upper[:, seen:], daily.upper[:, seen:], equal_nan=True)
+    np.testing.assert_allclose(auto.upper[:, :seen], plain.upper[:, :seen], equal_nan=True)
 
 
 def test_no_seasonality_detected_in_noise() -> None:
@@ -91,6 +94,24 @@ def test_unknown_names_are_errors() -> None:
         anomaly_band(seasonal(1), "magic")
     with pytest.raises(ValueError):
         anomaly_band(seasonal(1), "agile", seasonality="monthly")
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_appending_points_never_changes_earlier_detector_scores(name: str) -> None:
+    x = seasonal(8, seed=2)
+    x[7 * DAY] += 40
+    for cut in (30, 2 * DAY, 3 * DAY + 1, 5 * DAY):  # before and after each season checkpoint
+        np.testing.assert_array_equal(nab_scores(x, STEP, name)[:cut], nab_scores(x[:cut], STEP, name))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_auto_season_is_used_only_after_it_was_seen(algorithm: str) -> None:
+    x = seasonal(8, seed=3)
+    full = anomaly_band(x, algorithm, 3.0, "auto", STEP)
+    for cut in (2 * DAY, 3 * DAY + 5):
+        part = anomaly_band(x[:cut], algorithm, 3.0, "auto", STEP)
+        np.testing.assert_array_equal(full.center[:, :cut], part.center)
+        np.testing.assert_array_equal(full.score[:, :cut], part.score)
 
 
 @pytest.mark.parametrize("name", list(DETECTORS))

@@ -90,24 +90,23 @@ def _seasonal(
     periods = _auto_periods(x, step_s)
     fit = (np.full(x.shape, np.nan), np.full(x.shape, np.nan), np.full(x.shape, np.nan))
     for period in np.unique(periods):
-        rows = np.flatnonzero(periods == period)
-        for whole, part in zip(fit, fn(x[rows], int(period), p), strict=True):
-            whole[rows] = part
+        used = periods == period
+        rows = np.flatnonzero(used.any(axis=1))
+        end = int(np.flatnonzero(used[rows].any(axis=0)).max()) + 1  # a causal fit of a prefix
+        for whole, part in zip(fit, fn(x[rows, :end], int(period), p), strict=True):
+            whole[rows, :end] = np.where(used[rows, :end], part, whole[rows, :end])
     return fit
 
 
 def _auto_periods(x: np.ndarray, step_s: float) -> np.ndarray:
-    """Per series, the season detected on the first points (3 weeks, or 3 days when shorter)."""
-    return rl.detect_periods(x[:, : _detection_horizon(x.shape[1], step_s)], step_s)
-
-
-def _detection_horizon(length: int, step_s: float) -> int:
-    """How many leading points season detection may look at (all later points use its result)."""
-    for name in ("weekly", "daily", "hourly"):
+    """Per series and point, the season in force: the one detected on the points before the last
+    checkpoint passed (three hours, days or weeks of data), none before the first."""
+    out = np.zeros(x.shape, np.int64)
+    for name in ("hourly", "daily", "weekly"):
         need = 3 * rl.period_samples(name, step_s)
-        if need <= length // 2:
-            return need
-    return length // 2
+        if need < x.shape[1]:
+            out[:, need:] = rl.detect_periods(x[:, :need], step_s)[:, None]
+    return out
 
 
 def _basic(x: np.ndarray, p: AnomalyParams) -> Fit:
