@@ -84,16 +84,18 @@ def anomaly_band(
 def _seasonal(
     x: np.ndarray, algorithm: str, seasonality: str | int | None, step_s: float, p: AnomalyParams
 ) -> Fit:
-    fn = _robust if algorithm == "robust" else _agile
-    if seasonality != "auto":
-        return fn(x, rl.period_samples(seasonality, step_s), p)
-    periods = _auto_periods(x, step_s)
+    auto = seasonality == "auto"
+    periods = _auto_periods(x, step_s) if auto else rl.period_samples(seasonality, step_s)
+    if algorithm != "robust":
+        return _agile(x, periods, p)
+    if not auto:
+        return _robust(x, int(periods), p)
     fit = (np.full(x.shape, np.nan), np.full(x.shape, np.nan), np.full(x.shape, np.nan))
-    for period in np.unique(periods):
+    for period in np.unique(periods):  # robust's windows depend on the season: one fit per season
         used = periods == period
         rows = np.flatnonzero(used.any(axis=1))
         end = int(np.flatnonzero(used[rows].any(axis=0)).max()) + 1  # a causal fit of a prefix
-        for whole, part in zip(fit, fn(x[rows, :end], int(period), p), strict=True):
+        for whole, part in zip(fit, _robust(x[rows, :end], int(period), p), strict=True):
             whole[rows, :end] = np.where(used[rows, :end], part, whole[rows, :end])
     return fit
 
@@ -120,15 +122,16 @@ def _smoothed(x: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     return rl.rolling_median(x, width, min_periods=1), (width + 1) // 2
 
 
-def _agile(x: np.ndarray, period: int, p: AnomalyParams) -> Fit:
+def _agile(x: np.ndarray, period: int | np.ndarray, p: AnomalyParams) -> Fit:
+    """`period`: one season for every point, or per series and point the season in force (0: none)."""
     level, _ = _smoothed(x, max(3, p.window // 8))
-    if period <= 0:
-        center = level
-    else:
-        half = max(1, min(p.window // 8, period // 8))
+    periods = np.broadcast_to(np.asarray(period, np.int64), x.shape)
+    center = level
+    for season in np.unique(periods[periods > 0]):
+        half = max(1, min(p.window // 8, int(season) // 8))
         ref, back = _smoothed(x, 2 * half + 1)
-        center = rl.lag(ref, period - back) + level - rl.lag(level, period)
-        center = np.where(np.isnan(center), level, center)
+        seasonal = rl.lag(ref, int(season) - back) + level - rl.lag(level, int(season))
+        center = np.where((periods == season) & np.isfinite(seasonal), seasonal, center)
     typical = rl.rolling_median(x, p.window, min_periods=1)
     return center, _residual_scale(x, center, p.scale_window), typical
 
