@@ -15,7 +15,7 @@ import pytest
 from pharos.config.loader import parse_config
 from pharos.metrics.model import Matcher, MatchOp, is_stale_marker, make_labels
 from pharos.metrics.tsdb.db import TSDB, TSDBOptions
-from pharos.rules.component import RulesComponent, builtin_alertmanager_urls
+from pharos.rules.component import RulesComponent, builtin_alertmanagers
 from pharos.rules.group import Group, GroupOptions, group_hash
 from pharos.rules.manager import ManualClock, RuleManager
 from pharos.rules.notifier import Notifier
@@ -218,8 +218,8 @@ def test_builtin_alertmanager_hook() -> None:
     loaded = parse_config("")
     runtime = SimpleNamespace(components=[SimpleNamespace(name="alertmanager")],
                               opts=SimpleNamespace(url="http://127.0.0.1:9494"))
-    assert builtin_alertmanager_urls(runtime, loaded) == ["http://127.0.0.1:9494/api/v2/alerts"]
+    assert [e.url for e in builtin_alertmanagers(runtime, loaded)] == ["http://127.0.0.1:9494/api/v2/alerts"]
     with_alerting = parse_config("alerting: {alertmanagers: []}\n")
-    assert builtin_alertmanager_urls(runtime, with_alerting) == []
+    assert builtin_alertmanagers(runtime, with_alerting) == []
     runtime.components = []
-    assert builtin_alertmanager_urls(runtime, loaded) == []
+    assert builtin_alertmanagers(runtime, loaded) == []

@@ -4,10 +4,13 @@ WebSocket tails, and one concrete request for every route the app mounts."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class SecureServer(PharosProcess):
-    """`pharos server` with `config` written to pharos.yml; `scheme` https when it has TLS."""
+    """`pharos server` (or `command`, with `args`) with `config` written to pharos.yml; `scheme`
+    https when it has TLS."""
 
     def __init__(
         self,
@@ -31,11 +35,13 @@ class SecureServer(PharosProcess):
         ca: Path | None = None,
         cert: tuple[Path, Path] | None = None,
         port: int | None = None,
+        command: str = "server",
+        args: tuple[str, ...] = (),
         **client: Any,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "pharos.yml").write_text(config)
-        super().__init__(workdir, "server", ["--config", str(workdir / "pharos.yml")], port=port)
+        super().__init__(workdir, command, ["--config", str(workdir / "pharos.yml"), *args], port=port)
         if ca is not None:
             self.url = f"https://127.0.0.1:{self.port}"
         self.client.close()
@@ -297,3 +303,33 @@ def crud_calls(collection: str, item: str, body: dict[str, Any]) -> list[Call]:
         Call("PUT", f"{collection}/{item}", {"json": body}),
         Call("DELETE", f"{collection}/{item}"),
     ]
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 (a thread) recording the JSON body of every POST: a webhook."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alertnames(self) -> set[str]:
+        """The alert names of every notification received."""
+        return {a["labels"]["alertname"] for body in self.bodies for a in body.get("alerts", [])}
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()

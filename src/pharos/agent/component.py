@@ -2,7 +2,8 @@
 
 Its node metrics are served on the server's own port at `/agent/metrics` (which `pharos up`'s
 built-in config scrapes as job `node`), and its log lines are pushed to the server's own Loki
-push endpoint, so one process covers the machine.
+push endpoint in-process (`pharos.server.loopback`: no socket, so the server's authentication
+and TLS do not apply to it), so one process covers the machine.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class EmbeddedAgentComponent:
 
     async def start(self, runtime: Runtime) -> None:
         """Start tailing and shipping once the log store accepts pushes."""
+        loopback = getattr(runtime, "loopback", None)  # None: a runtime without an app (tests)
+        if loopback is not None:
+            self.agent.connect = loopback.client
         await self.agent.start()
         self._started = True
 

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import h11
@@ -19,6 +20,22 @@ import h11
 READ_SIZE = 64 << 10
 KEEPALIVE_TIMEOUT = 75.0  # seconds an idle server connection is kept (aiohttp's default)
 MAX_REQUEST_HEAD = 64 << 10
+
+
+class Poster(Protocol):
+    """What the shipper posts through: :class:`PushClient`, or in `pharos up` the server's app
+    in-process (``pharos.server.loopback.LoopbackClient``)."""
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        """Send ``body``; (status, the start of the response body)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection, if any."""
+        ...
+
+
+Connect = Callable[[str, dict[str, str], float], Poster]  # (url, headers, timeout) -> Poster
 
 
 class PushClient:

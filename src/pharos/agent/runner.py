@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pharos.agent.checkpoint import Checkpoint
-from pharos.agent.http import MetricsServer
+from pharos.agent.http import Connect, MetricsServer, PushClient
 from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
 from pharos.agent.multiline import MultilineRule
@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 class Agent:
     """One agent: ``await agent.start()``, ``await agent.stop()``."""
 
-    def __init__(self, options: AgentOptions) -> None:
+    def __init__(self, options: AgentOptions, connect: Connect = PushClient) -> None:
         self.options = options
+        self.connect = connect  # how the shipper reaches the push URL
         self.node = options.node_name or os.environ.get("NODE_NAME") or socket.gethostname()
         self.cache = PodCache()
         self.checkpoint: Checkpoint | None = None
@@ -108,6 +109,7 @@ class Agent:
             max_backoff=o.max_backoff,
             tenant=o.tenant,
             dead_letter=dead,
+            connect=self.connect,
         )
         self.shipper.start()
         self._tasks.append(asyncio.create_task(self._read_loop(), name="pharos-agent-reader"))

@@ -35,7 +35,7 @@ import numpy as np
 import orjson
 
 from pharos.agent.checkpoint import Checkpoint, Marks
-from pharos.agent.http import PushClient
+from pharos.agent.http import Connect, PushClient
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,7 @@ class Shipper:
         tenant: str | None = None,
         dead_letter: Path | None = None,
         headers: dict[str, str] | None = None,
+        connect: Connect = PushClient,
     ) -> None:
         self.url = url
         self.checkpoint = checkpoint
@@ -349,7 +350,7 @@ class Shipper:
         if tenant:
             self.headers["X-Scope-OrgID"] = tenant
         self.headers.update(headers or {})
-        self._client = PushClient(url, self.headers, timeout)
+        self._client = connect(url, self.headers, timeout)
         self.queue: deque[Sealed] = deque()
         self.memory_bytes = 0
         self.failing = False

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pharos.config.model import PharosConfig, ScrapeConfig, ServerConfig
+from pharos.config.model import AlertmanagerEndpointConfig, PharosConfig, ScrapeConfig, ServerConfig
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALAR_TAGS = {
@@ -342,15 +342,24 @@ def _resolve_paths(config: PharosConfig, base: Path) -> None:
     for sc in config.scrape_configs:
         for sd in sc.file_sd_configs:
             sd.files = [fix(f) or f for f in sd.files]
-        sc.bearer_token_file = fix(sc.bearer_token_file)
-        if sc.authorization and sc.authorization.get("credentials_file"):
-            sc.authorization["credentials_file"] = fix(sc.authorization["credentials_file"]) or ""
-        if sc.basic_auth is not None:
-            sc.basic_auth.password_file = fix(sc.basic_auth.password_file)
-        if sc.tls_config is not None:
-            tls = sc.tls_config
-            tls.ca_file, tls.cert_file, tls.key_file = fix(tls.ca_file), fix(tls.cert_file), fix(tls.key_file)
+        _resolve_client_paths(sc, fix)
+    for am in config.alerting.alertmanagers if config.alerting else []:
+        _resolve_client_paths(am, fix)
     _resolve_server_paths(config.server, fix)
+
+
+def _resolve_client_paths(
+    c: ScrapeConfig | AlertmanagerEndpointConfig, fix: Callable[[str | None], str | None]
+) -> None:
+    """The secret and certificate files of an HTTP client config, as `_resolve_paths`."""
+    c.bearer_token_file = fix(c.bearer_token_file)
+    if c.authorization and c.authorization.get("credentials_file"):
+        c.authorization["credentials_file"] = fix(c.authorization["credentials_file"]) or ""
+    if c.basic_auth is not None:
+        c.basic_auth.password_file = fix(c.basic_auth.password_file)
+    if c.tls_config is not None:
+        tls = c.tls_config
+        tls.ca_file, tls.cert_file, tls.key_file = fix(tls.ca_file), fix(tls.cert_file), fix(tls.key_file)
 
 
 def _resolve_server_paths(server: ServerConfig, fix: Callable[[str | None], str | None]) -> None:

@@ -356,7 +356,7 @@ class ScrapeConfig(_Model):
         return self
 
 
-def _check_http_client(c: ScrapeConfig) -> None:
+def _check_http_client(c: ScrapeConfig | AlertmanagerEndpointConfig) -> None:
     """Prometheus's HTTPClientConfig.Validate, normalising bearer tokens into `authorization`."""
     if c.bearer_token and c.bearer_token_file:
         fail("at most one of bearer_token & bearer_token_file must be configured", "bearer_token_file")
@@ -373,7 +373,7 @@ def _check_http_client(c: ScrapeConfig) -> None:
     _check_authorization(c)
 
 
-def _check_authorization(c: ScrapeConfig) -> None:
+def _check_authorization(c: ScrapeConfig | AlertmanagerEndpointConfig) -> None:
     """Validate and normalise an explicit `authorization` block."""
     auth = c.authorization or {}
     for key in auth:
@@ -590,8 +590,16 @@ class AlertmanagerEndpointConfig(_Model):
     timeout: Duration = 10.0
     basic_auth: BasicAuth | None = None
     authorization: dict[str, str] | None = None
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
     tls_config: TLSConfig | None = None
     relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _validate(self) -> AlertmanagerEndpointConfig:
+        """Prometheus's HTTP client config checks (bearer tokens normalised into `authorization`)."""
+        _check_http_client(self)
+        return self
 
 
 class AlertingConfig(_Model):

@@ -3,7 +3,8 @@
 Inside a cluster (``KUBERNETES_SERVICE_HOST`` set, service-account credentials mounted) it
 * adds the default scrape jobs (:mod:`pharos.kube.defaults`) when the config has none,
 * serves kube-state-metrics' families at ``/kube/metrics`` (scraped by the defaults),
-* collects Kubernetes events into the log store through the server's own Loki push API.
+* collects Kubernetes events into the log store through the server's own Loki push API,
+  in-process (``pharos.server.loopback``), whatever auth and TLS the server has.
 Outside a cluster it does nothing and ``/kube/metrics`` answers 404.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Response
 
+from pharos.agent.http import PushClient
 from pharos.kube.defaults import STATE_PATH, in_cluster_scrape_configs
 from pharos.kube.events import EventCollector
 from pharos.kube.state import ClusterState
@@ -73,7 +75,9 @@ class KubernetesComponent:
             return
         self.state = ClusterState(self.kube)
         self.state.start()
-        self.events = EventCollector(self.kube, f"{runtime.opts.url}/loki/api/v1/push")
+        loopback = getattr(runtime, "loopback", None)  # None: a runtime without an app (tests)
+        self.events = EventCollector(self.kube, f"{runtime.opts.url}/loki/api/v1/push",
+                                     connect=loopback.client if loopback else PushClient)
         self.events.start()
 
     async def apply_config(self, loaded: LoadedConfig) -> None:

@@ -2,7 +2,8 @@
 
 Events live about an hour in the API; operators want them kept. The collector watches
 ``/api/v1/events`` cluster-wide and pushes each new or repeated event (``count`` grew) as one
-logfmt line to a Loki push endpoint (the server's own ``/loki/api/v1/push``), batched.
+logfmt line to a Loki push endpoint, batched: in the server, its own ``/loki/api/v1/push``
+in-process (``connect`` is the runtime's loopback), so the server's auth and TLS do not apply.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import orjson
 
+from pharos.agent.http import Connect, PushClient
 from pharos.kube.store import Informer
 from pharos.kube.watch import KubeConfig, cancel
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+PUSH_TIMEOUT = 30.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -71,8 +73,10 @@ class EventCollector:
     """Watches events and pushes them, in batches, to a Loki push URL."""
 
     def __init__(self, config: KubeConfig, push_url: str, *, flush_interval: float = 1.0,
-                 tenant: str | None = None, **watch_kw: Any) -> None:
+                 tenant: str | None = None, connect: Connect = PushClient, **watch_kw: Any) -> None:
         self.push_url = push_url
+        headers = {"Content-Type": "application/json", **({"X-Scope-OrgID": tenant} if tenant else {})}
+        self._client = connect(push_url, headers, PUSH_TIMEOUT)
         self.flush_interval = flush_interval
         self.tenant = tenant
         self.informer = Informer(config, ["/api/v1/events"], **watch_kw)
@@ -107,13 +111,15 @@ class EventCollector:
         return self.informer.errors()
 
     async def _flush_loop(self) -> None:
-        async with aiohttp.ClientSession() as session:
+        try:
             while True:
                 await asyncio.sleep(self.flush_interval)
-                await self.flush(session)
+                await self.flush()
+        finally:
+            self._client.close()
 
-    async def flush(self, session: aiohttp.ClientSession) -> None:
-        """Push what is pending; on failure keep it for the next round."""
+    async def flush(self) -> None:
+        """Push what is pending; on failure keep it for the next round (a 400 drops it)."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
@@ -121,14 +127,12 @@ class EventCollector:
         for labels, ts, line in sorted(batch, key=lambda e: e[1]):
             key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
             streams.setdefault(key, {"stream": labels, "values": []})["values"].append([str(ts), line])
-        headers = {"Content-Type": "application/json", **({"X-Scope-OrgID": self.tenant} if self.tenant else {})}
         try:
-            async with session.post(self.push_url, data=orjson.dumps({"streams": list(streams.values())}),
-                                    headers=headers) as resp:
-                if resp.status >= 300 and resp.status != 400:
-                    raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status)
+            status, _ = await self._client.post(orjson.dumps({"streams": list(streams.values())}))
+            if status >= 300 and status != 400:
+                raise ConnectionError(f"HTTP {status}")
             self.pushed += len(batch)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             self.push_errors += 1
             log.warning("kubernetes events: push to %s failed: %s (will retry)", self.push_url, exc)
             self.pending = batch + self.pending

@@ -17,7 +17,7 @@ from pharos.monitors.api import monitors_router
 from pharos.monitors.manager import MonitorManager
 from pharos.monitors.sources import QuerySources
 from pharos.monitors.store import MonitorStore
-from pharos.rules.component import builtin_alertmanager_urls
+from pharos.rules.component import builtin_alertmanagers
 from pharos.rules.notifier import Notifier
 from pharos.rules.rule import Alert, AlertState
 
@@ -85,7 +85,7 @@ class MonitorsComponent:
         cfg = loaded.config
         url = str(getattr(self.runtime.opts, "url", ""))
         self.notifier.configure(cfg.alerting, dict(cfg.global_.external_labels), url,
-                                builtin_alertmanager_urls(self.runtime, loaded))
+                                builtin_alertmanagers(self.runtime, loaded))
         manager.set_config_monitors(cfg.monitors)
         log.info("%d monitors from the config", len(cfg.monitors))
 

@@ -2,8 +2,8 @@
 
 Where alerts go: the Alertmanagers of `alerting.alertmanagers`; when the config has no
 `alerting` section and the server runs pharos' own Alertmanager (a component named
-"alertmanager"), alerts go to the server's own `/api/v2/alerts` — see
-`builtin_alertmanager_urls`.
+"alertmanager"), alerts go to the server's own `/api/v2/alerts`, in-process — see
+`builtin_alertmanagers`.
 
 LogQL rule groups (Loki's ruler): a group in a `rule_files` file marked `source: logs` (and
 optionally `tenant: <X-Scope-OrgID>`, default `fake`) has LogQL metric queries as expressions;
@@ -33,7 +33,7 @@ from pharos.rules.group import Group, GroupOptions, RuleStorage
 from pharos.rules.logrules import DEFAULT_MAX_SERIES, LogRuleStorage
 from pharos.rules.lokiruler import LokiRuler, loki_ruler_router
 from pharos.rules.manager import Clock, RuleManager, load_groups, resolve_rule_files
-from pharos.rules.notifier import Notifier
+from pharos.rules.notifier import Endpoint, Notifier
 from pharos.rules.rule import AlertContext
 from pharos.rules.rulefile import RuleFileError
 from pharos.rules.storage import TSDBStorage
@@ -63,15 +63,17 @@ class RulesConfigError(Exception):
     """Rule files that do not load; the message lists file:line reasons."""
 
 
-def builtin_alertmanager_urls(runtime: Any, loaded: LoadedConfig) -> list[str]:
-    """The hook for pharos' own Alertmanager: its URL when `alerting` is absent and the server
-    has a component named "alertmanager" (the built-in one), else nothing."""
+def builtin_alertmanagers(runtime: Any, loaded: LoadedConfig) -> list[Endpoint]:
+    """pharos' own Alertmanager, when `alerting` is absent and the server has a component named
+    "alertmanager" (the built-in one), else nothing; it is posted to in-process when the runtime
+    has an app (`runtime.loopback`), so the server's auth and TLS do not apply to it."""
     if loaded.config.alerting is not None:
         return []
     names = {getattr(c, "name", "") for c in getattr(runtime, "components", [])}
     if BUILTIN_ALERTMANAGER_COMPONENT not in names:
         return []
-    return [runtime.opts.url.rstrip("/") + "/api/v2/alerts"]
+    url = runtime.opts.url.rstrip("/") + "/api/v2/alerts"
+    return [Endpoint(url, loopback=getattr(runtime, "loopback", None))]
 
 
 class RulesComponent:
@@ -138,7 +140,7 @@ class RulesComponent:
             external_url = self._external_url()
             ext = dict(cfg.global_.external_labels)
             self.notifier.configure(cfg.alerting, ext, external_url,
-                                    builtin_alertmanager_urls(self.runtime, loaded))
+                                    builtin_alertmanagers(self.runtime, loaded))
             opts = GroupOptions(
                 interval_ms=round(cfg.global_.evaluation_interval * 1000),
                 alert_ctx=AlertContext(ext, external_url),

@@ -3,7 +3,10 @@
 Alerts due from the rule groups are queued (bounded: the oldest are dropped and counted when
 full), external labels are added where the alert lacks them, `alert_relabel_configs` are
 applied, and batches of up to 64 alerts are POSTed as JSON to `/api/v2/alerts` of every
-configured Alertmanager concurrently.
+configured Alertmanager concurrently. Each `alerting.alertmanagers` entry has Prometheus's HTTP
+client config (basic_auth with password_file, authorization / bearer_token[_file], tls_config),
+through the scrape client's code. pharos' own Alertmanager is reached in-process
+(`pharos.server.loopback`), so the server's authentication and TLS do not stand in the way.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -22,8 +26,11 @@ import orjson
 
 from pharos.config.model import AlertingConfig, AlertmanagerEndpointConfig
 from pharos.metrics.api.responses import go_time
+from pharos.metrics.scrape.client import auth_headers, ssl_context
 from pharos.metrics.scrape.relabel import Relabeler, compile_relabel
+from pharos.metrics.scrape.settings import HTTPSettings, http_settings
 from pharos.rules.rule import Alert
+from pharos.server.loopback import Loopback
 
 log = logging.getLogger("pharos.rules.notifier")
 MAX_BATCH = 64
@@ -32,14 +39,21 @@ DEFAULT_QUEUE_CAPACITY = 10_000
 
 @dataclass
 class Endpoint:
-    """One Alertmanager: its URL and client settings."""
+    """One Alertmanager: its URL and client settings, or the app in this process."""
 
     url: str
     timeout_s: float = 10.0
-    auth: aiohttp.BasicAuth | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    http: HTTPSettings = field(default_factory=HTTPSettings)
+    loopback: Loopback | None = None  # pharos' own Alertmanager: posted in-process
     sent: int = 0
     errors: int = 0
+    _ssl: ssl.SSLContext | bool | None = field(default=None, init=False, repr=False)
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """The TLS context of `tls_config` (built at the first send: a bad file fails sends)."""
+        if self._ssl is None:
+            self._ssl = ssl_context(self.http)
+        return self._ssl
 
 
 def endpoints_from_config(alerting: AlertingConfig | None) -> list[Endpoint]:
@@ -54,13 +68,7 @@ def endpoints_from_config(alerting: AlertingConfig | None) -> list[Endpoint]:
 
 def _endpoint(am: AlertmanagerEndpointConfig, target: str) -> Endpoint:
     prefix = "/" + am.path_prefix.strip("/") if am.path_prefix.strip("/") else ""
-    ep = Endpoint(f"{am.scheme}://{target}{prefix}/api/v2/alerts", am.timeout)
-    if am.basic_auth is not None:
-        ep.auth = aiohttp.BasicAuth(am.basic_auth.username, am.basic_auth.password or "")
-    if am.authorization and am.authorization.get("credentials"):
-        kind = am.authorization.get("type", "Bearer")
-        ep.headers["Authorization"] = f"{kind} {am.authorization['credentials']}"
-    return ep
+    return Endpoint(f"{am.scheme}://{target}{prefix}/api/v2/alerts", am.timeout, http_settings(am))
 
 
 def table_link(expr: str) -> str:
@@ -97,11 +105,16 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    def configure(self, alerting: AlertingConfig | None, external_labels: dict[str, str],
-                  external_url: str, extra_urls: list[str] | None = None) -> None:
-        """Take the Alertmanagers, relabelling and external labels of a (re)loaded config."""
-        eps = endpoints_from_config(alerting)
-        eps += [Endpoint(u) for u in extra_urls or []]
+    def configure(
+        self,
+        alerting: AlertingConfig | None,
+        external_labels: dict[str, str],
+        external_url: str,
+        builtin: list[Endpoint] | None = None,
+    ) -> None:
+        """Take the Alertmanagers, relabelling and external labels of a (re)loaded config;
+        `builtin` are pharos' own (see pharos.rules.component.builtin_alertmanagers)."""
+        eps = endpoints_from_config(alerting) + list(builtin or [])
         old = {e.url: e for e in self.endpoints}
         for e in eps:
             if e.url in old:
@@ -131,7 +144,10 @@ class Notifier:
 
     def _prepare(self, a: Alert, expr: str) -> dict[str, Any] | None:
         doc = alert_json(a, expr, self.external_url)
-        labels = {**{k: v for k, v in self.external_labels.items() if k not in doc["labels"]}, **doc["labels"]}
+        labels = {
+            **{k: v for k, v in self.external_labels.items() if k not in doc["labels"]},
+            **doc["labels"],
+        }
         relabelled = self.relabel.apply_dict(labels)
         if relabelled is None or not relabelled:
             return None
@@ -186,16 +202,28 @@ class Notifier:
         await asyncio.gather(*(self._post(ep, body, len(batch)) for ep in self.endpoints))
 
     async def _post(self, ep: Endpoint, body: bytes, n: int) -> None:
-        assert self._session is not None
-        headers = {"Content-Type": "application/json", "User-Agent": "pharos", **ep.headers}
+        headers = {"Content-Type": "application/json", "User-Agent": "pharos"}
         try:
-            async with self._session.post(
-                ep.url, data=body, headers=headers, auth=ep.auth,
-                timeout=aiohttp.ClientTimeout(total=ep.timeout_s),
-            ) as resp:
-                if resp.status // 100 != 2:
-                    raise RuntimeError(f"bad response status {resp.status}")
+            if ep.loopback is not None:
+                async with asyncio.timeout(ep.timeout_s):
+                    status, _ = await ep.loopback.request("POST", ep.url, body, headers)
+            else:
+                status = await self._post_http(ep, body, headers)
+            if status // 100 != 2:
+                raise RuntimeError(f"bad response status {status}")
             ep.sent += n
         except Exception as exc:
             ep.errors += n
             log.warning("sending %d alerts to %s failed: %s", n, ep.url, exc)
+
+    async def _post_http(self, ep: Endpoint, body: bytes, headers: dict[str, str]) -> int:
+        assert self._session is not None
+        async with self._session.post(
+            ep.url,
+            data=body,
+            headers=headers | auth_headers(ep.http),
+            ssl=ep.tls(),
+            server_hostname=ep.http.tls_server_name,
+            timeout=aiohttp.ClientTimeout(total=ep.timeout_s),
+        ) as resp:
+            return resp.status

@@ -17,6 +17,7 @@ from pharos.metrics import api
 from pharos.metrics.promql.http import query_router
 from pharos.metrics.tsdb.db import TSDB
 from pharos.monitors import promql as monitor_functions
+from pharos.server.loopback import Loopback
 from pharos.server.runtime import ReloadError, Runtime
 from pharos.server.security import SecurityMiddleware
 from pharos.server.selfmetrics import CONTENT_TYPE, SelfMetrics
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     _mount_queries(app, runtime)
     app.add_exception_handler(HTTPException, _plain_http_error)  # type: ignore[arg-type]
     app.add_middleware(SecurityMiddleware, runtime=runtime)  # outermost: auth and body cap first
+    runtime.loopback = Loopback(app)  # components' own requests, in-process (pharos.server.loopback)
     return app
 
 

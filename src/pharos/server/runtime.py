@@ -22,6 +22,7 @@ from pharos.metrics.api.responses import go_time, prom_duration
 from pharos.metrics.scrape.manager import ScrapeManager
 from pharos.metrics.tsdb.db import TSDB, TSDBLockedError
 from pharos.server.components import Component, build_components
+from pharos.server.loopback import Loopback
 from pharos.server.options import ServerOptions, load, tsdb_options
 from pharos.server.redact import redact_secrets
 
@@ -52,6 +53,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self.on_fatal: Callable[[], None] | None = None  # set by the runner: stop serving
+        self.loopback: Loopback | None = None  # set by create_app: requests to the app in-process
         self.components: list[Component] = build_components(self)
 
     # -- lifecycle -----------------------------------------------------------------------------

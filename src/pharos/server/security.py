@@ -4,7 +4,9 @@ settings uvicorn serves with.
 
 An ASGI middleware, so it also guards WebSocket handshakes (`/loki/api/v1/tail`). It reads the
 runtime's current config on each request, so a reload changes credentials and limits; TLS is
-read once, when the listener starts.
+read once, when the listener starts. Requests of pharos' own components made in-process
+(`pharos.server.loopback`: the notifier, the embedded agent, Kubernetes events) need no
+credentials and no X-Scope-OrgID; the body cap still applies.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pharos.config.model import ServerConfig
 from pharos.server.inflate import BODY_LIMIT
+from pharos.server.loopback import INTERNAL
 
 if TYPE_CHECKING:
     from pharos.server.runtime import Runtime
@@ -138,7 +141,7 @@ class SecurityMiddleware:
         except SecretError as exc:
             await _deny(scope, send, 500, f"authentication is misconfigured: {exc}")
             return
-        denial = _check(scope, server, creds)
+        denial = None if scope.get(INTERNAL) else _check(scope, server, creds)
         if denial is not None:
             status, message, headers = denial
             await _deny(scope, send, status, message, headers)

@@ -1,5 +1,6 @@
 """The HTTP side of a scrape: one pooled aiohttp session per scrape pool, Prometheus's headers,
-auth and TLS, gzip, the scrape timeout and the body size limit."""
+auth and TLS, gzip, the scrape timeout and the body size limit. `ssl_context` and
+`auth_headers` are Prometheus's common HTTP client config, also used by the alert notifier."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class Response:
 
 def make_session(http: HTTPSettings) -> aiohttp.ClientSession:
     """A pooled session for one scrape pool (keep-alive connections to every target)."""
-    connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(http), enable_cleanup_closed=True)
+    connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context(http), enable_cleanup_closed=True)
     return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=True,
@@ -39,7 +40,8 @@ def make_session(http: HTTPSettings) -> aiohttp.ClientSession:
     )
 
 
-def _ssl_context(http: HTTPSettings) -> ssl.SSLContext | bool:
+def ssl_context(http: HTTPSettings) -> ssl.SSLContext | bool:
+    """The client TLS context of `tls_config` (True: the system's trust, no client certificate)."""
     if not (http.tls_ca_file or http.tls_cert_file or http.tls_insecure_skip_verify):
         return True
     ctx = ssl.create_default_context(cafile=http.tls_ca_file)
@@ -53,22 +55,27 @@ def _ssl_context(http: HTTPSettings) -> ssl.SSLContext | bool:
 
 def request_headers(http: HTTPSettings, timeout: float) -> dict[str, str]:
     """Prometheus's scrape headers plus auth (credential files are re-read on every scrape)."""
-    headers = {
+    return {
         "Accept": SCRAPE_ACCEPT_HEADER,
         "Accept-Encoding": "gzip",
         "User-Agent": USER_AGENT,
         "X-Prometheus-Scrape-Timeout-Seconds": _format_seconds(timeout),
+        **auth_headers(http),
     }
+
+
+def auth_headers(http: HTTPSettings) -> dict[str, str]:
+    """The Authorization header of `authorization` or `basic_auth` (secret files read now)."""
     if http.authorization is not None:
         kind, credentials, credentials_file = http.authorization
         secret = _read_secret(credentials_file) if credentials_file else (credentials or "")
-        headers["Authorization"] = f"{kind} {secret}"
-    elif http.basic_auth is not None:
+        return {"Authorization": f"{kind} {secret}"}
+    if http.basic_auth is not None:
         user, password, password_file = http.basic_auth
         secret = _read_secret(password_file) if password_file else (password or "")
         token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    return headers
+        return {"Authorization": f"Basic {token}"}
+    return {}
 
 
 def _read_secret(path: str) -> str:

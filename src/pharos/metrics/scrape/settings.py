@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pharos.config.model import GlobalConfig, RelabelConfig, ScrapeConfig
+from pharos.config.model import AlertmanagerEndpointConfig, GlobalConfig, RelabelConfig, ScrapeConfig
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ScrapeSettings:
             honor_labels=cfg.honor_labels,
             honor_timestamps=cfg.honor_timestamps,
             limits=_limits(cfg, glob),
-            http=_http_settings(cfg),
+            http=http_settings(cfg),
             relabel_configs=list(cfg.relabel_configs),
             metric_relabel_configs=list(cfg.metric_relabel_configs),
         )
@@ -109,7 +109,8 @@ def _limits(cfg: ScrapeConfig, glob: GlobalConfig) -> Limits:
     )
 
 
-def _http_settings(cfg: ScrapeConfig) -> HTTPSettings:
+def http_settings(cfg: ScrapeConfig | AlertmanagerEndpointConfig) -> HTTPSettings:
+    """The HTTP client settings of a scrape job or an `alerting.alertmanagers` entry."""
     basic = None
     if cfg.basic_auth is not None:
         basic = (cfg.basic_auth.username, cfg.basic_auth.password, cfg.basic_auth.password_file)

@@ -1,0 +1,84 @@
+"""pharos' own clients with authentication and TLS on (real processes on loopback): rule alerts
+reach the built-in Alertmanager and its receivers, and the agent embedded in `pharos up` ships
+its log lines, although none of them carries the server's credentials or trusts its certificate
+(they call the app in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pharos_testproc import wait_for
+from sechelp import BASIC, PASSWORD, USER, Receiver, SecureServer
+
+AUTH = f"server:\n  basic_auth: {{username: {USER}, password: {PASSWORD}}}\n"
+RULES = (
+    "groups:\n  - name: internal\n    interval: 1s\n    rules:\n"
+    "      - alert: InternalAlways\n        expr: vector(1)\n        labels: {severity: page}\n"
+)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    yield hook
+    hook.close()
+
+
+def alerting(folder: Path, hook: Receiver) -> str:
+    """A rule file that always fires and a built-in Alertmanager notifying `hook`."""
+    rules = folder / "rules.yml"
+    rules.write_text(RULES)
+    return (
+        f"global: {{evaluation_interval: 1s}}\nrule_files: ['{rules}']\n"
+        "alertmanager:\n  route: {receiver: hook, group_wait: 1s, group_interval: 1s}\n"
+        f"  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{hook.url}'}}]\n"
+    )
+
+
+def alert_names(server: SecureServer) -> set[str]:
+    """Alert names the server's own Alertmanager holds (asked with credentials)."""
+    response = server.client.get("/api/v2/alerts")
+    assert response.status_code == 200, response.text
+    return {a["labels"]["alertname"] for a in response.json()}
+
+
+def test_rule_alerts_reach_the_builtin_alertmanager_with_basic_auth(
+    start_module: Any, tmp_path: Path, receiver: Receiver
+) -> None:
+    server = start_module(AUTH + alerting(tmp_path, receiver), auth=BASIC)
+    with httpx.Client(trust_env=False, timeout=10) as anonymous:
+        assert anonymous.get(f"{server.url}/api/v2/alerts").status_code == 401  # auth is on
+    wait_for(lambda: "InternalAlways" in alert_names(server), what="the alert in the Alertmanager")
+    wait_for(lambda: "InternalAlways" in receiver.alertnames(), what="the webhook notification")
+    assert "sending" not in server.log()  # no failed delivery was logged
+
+
+def test_up_with_auth_and_tls_ships_agent_logs_and_alerts(
+    tmp_path: Path, ca: dict[str, Path], receiver: Receiver
+) -> None:
+    log_file = tmp_path / "app.log"
+    log_file.write_text("".join(f"internal line {i}\n" for i in range(5)))
+    tls = f"  tls_server_config: {{cert_file: {ca['server.pem']}, key_file: {ca['server.key']}}}\n"
+    config = AUTH + tls + alerting(tmp_path, receiver)
+    up = SecureServer(
+        tmp_path / "up", config, ca=ca["ca.pem"], command="up", args=("--logs", str(log_file)), auth=BASIC
+    )
+    try:
+        up.wait_ready()
+        query = {"query": f'{{filename="{log_file}"}}', "limit": "100"}
+
+        def lines() -> list[str]:
+            result = up.client.get("/loki/api/v1/query_range", params=query).json()["data"]["result"]
+            return sorted(v[1] for stream in result for v in stream["values"])
+
+        wait_for(lambda: len(lines()) == 5, what="the agent's lines in the log store")
+        assert lines() == [f"internal line {i}" for i in range(5)]
+        wait_for(lambda: "InternalAlways" in alert_names(up), what="the alert in the Alertmanager")
+        wait_for(lambda: "InternalAlways" in receiver.alertnames(), what="the webhook notification")
+        assert "push to" not in up.log()  # the agent never failed a push
+    finally:
+        up.stop()
