@@ -98,10 +98,17 @@ class RecordingRule:
         self.name = d.record
         self.labels = {**(group_labels or {}), **d.labels}
         self.status = RuleStatus()
+        self._renamed: dict[Labels, Labels] = {}  # result labels -> output labels, last evaluation
 
     def eval(self, t_ms: int, query: QueryFn, limit: int) -> list[Sample]:
         """The renamed result; same-labelset and limit violations are errors."""
-        out = [(with_labels(ls, self.labels, self.name), v) for ls, v in query(self.d.node, t_ms)]
+        result = query(self.d.node, t_ms)
+        known, renamed = self._renamed, {}
+        for ls, _ in result:
+            out_ls = known.get(ls)
+            renamed[ls] = with_labels(ls, self.labels, self.name) if out_ls is None else out_ls
+        self._renamed = renamed
+        out = [(renamed[ls], v) for ls, v in result]
         if len({ls for ls, _ in out}) != len(out):
             raise RuleEvalError("vector contains metrics with the same labelset after applying rule labels")
         if limit > 0 and len(out) > limit:
@@ -133,6 +140,10 @@ class AlertingRule:
         self.active: dict[Labels, Alert] = {}
         self.restored = restored
         self.status = RuleStatus()
+        texts = [*self.labels.values(), *d.annotations.values()]
+        self._pure = not any("query" in t for t in texts)  # expansions depend on labels and value only
+        self._expanded: dict[tuple[Labels, str], tuple[Labels, dict[str, str]]] = {}
+        self._series: dict[tuple[Labels, str], Labels] = {}  # (alert labels, ALERTS state or "") -> labels
 
     # -- evaluation ------------------------------------------------------------------------
     def eval(self, t_ms: int, query: QueryFn, limit: int) -> list[Sample]:
@@ -177,40 +188,62 @@ class AlertingRule:
         return keep
 
     def _new_alerts(self, t_ms: int, query: QueryFn) -> dict[Labels, Alert]:
+        """The alerts of the expression's result. Templates not calling `query` depend only on
+        the sample, so their expansions are kept from one evaluation to the next."""
         result = query(self.d.node, t_ms)
         alerts: dict[Labels, Alert] = {}
+        expanded: dict[tuple[Labels, str], tuple[Labels, dict[str, str]]] = {}
+        for ls, v in result:
+            key = (ls, v.hex())
+            done = self._expanded.get(key) if self._pure else None
+            if done is None:
+                done = self._expand(ls, v, t_ms, query)
+            if self._pure:
+                expanded[key] = done
+            labels, annotations = done
+            if labels in alerts:
+                raise RuleEvalError("vector contains metrics with the same labelset after applying alert labels")
+            alerts[labels] = Alert(labels, dict(annotations), v, t_ms)
+        self._expanded = expanded
+        return alerts
 
+    def _expand(self, ls: Labels, v: float, t_ms: int, query: QueryFn) -> tuple[Labels, dict[str, str]]:
+        """An alert's labels and annotations, templates expanded, for one result sample."""
         def query_text(q: str) -> list[QuerySample]:
             return [QuerySample(dict(ls), v) for ls, v in query(q, t_ms)]
 
-        for ls, v in result:
-            metric = dict(ls)
-            def exp(text: str, metric: dict[str, str] = metric, v: float = v) -> str:
-                return expand(text, f"__alert_{self.name}", metric, v, self.ctx.external_labels,
-                              self.ctx.external_url, query_text)
-            extra = {k: exp(text) for k, text in self.labels.items()}
-            extra["alertname"] = self.name
-            labels = with_labels(ls, extra, None)
-            annotations = {k: exp(text) for k, text in sorted(self.d.annotations.items())}
-            if labels in alerts:
-                raise RuleEvalError("vector contains metrics with the same labelset after applying alert labels")
-            alerts[labels] = Alert(labels, annotations, v, t_ms)
-        return alerts
+        metric = dict(ls)
+
+        def exp(text: str) -> str:
+            return expand(text, f"__alert_{self.name}", metric, v, self.ctx.external_labels,
+                          self.ctx.external_url, query_text)
+        extra = {k: exp(text) for k, text in self.labels.items()}
+        extra["alertname"] = self.name
+        annotations = {k: exp(text) for k, text in sorted(self.d.annotations.items())}
+        return with_labels(ls, extra, None), annotations
 
     # -- series ----------------------------------------------------------------------------
     def alerts_sample(self, a: Alert) -> Sample:
         """The ALERTS sample: the rule's raw labels, overridden by the alert's, plus alertstate."""
-        d = {k: v for k, v in self.labels.items() if v != ""}
-        d.update(dict(a.labels))
-        d.update({METRIC_NAME: "ALERTS", "alertname": self.name, "alertstate": str(a.state)})
-        return make_labels(d), 1.0
+        return self._series_labels(a.labels, str(a.state)), 1.0
 
     def for_state_labels(self, a: Alert) -> Labels:
         """Labels of the ALERTS_FOR_STATE series of an alert."""
-        d = {k: v for k, v in self.labels.items() if v != ""}
-        d.update(dict(a.labels))
-        d.update({METRIC_NAME: "ALERTS_FOR_STATE", "alertname": self.name})
-        return make_labels(d)
+        return self._series_labels(a.labels, "")
+
+    def _series_labels(self, labels: Labels, state: str) -> Labels:
+        """ALERTS (with `state`) or ALERTS_FOR_STATE (state "") labels, kept per alert."""
+        out = self._series.get((labels, state))
+        if out is None:
+            if len(self._series) > 4 * len(self.active) + 64:
+                self._series.clear()
+            d = {k: v for k, v in self.labels.items() if v != ""}
+            d.update(dict(labels))
+            d.update({METRIC_NAME: "ALERTS_FOR_STATE" if state == "" else "ALERTS", "alertname": self.name})
+            if state:
+                d["alertstate"] = state
+            out = self._series[(labels, state)] = make_labels(d)
+        return out
 
     # -- notification ------------------------------------------------------------------------
     def alerts_to_send(self, t_ms: int, resend_delay_ms: int, interval_ms: int) -> list[Alert]:
