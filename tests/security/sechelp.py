@@ -21,6 +21,10 @@ from websockets.sync.client import ClientConnection, connect
 USER, PASSWORD, TOKEN = "alice", "s3cret-pass", "tok-0123456789"
 BASIC = httpx.BasicAuth(USER, PASSWORD)
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+ALWAYS_FIRING = (  # a rule file whose alert InternalAlways fires at the first evaluation
+    "groups:\n  - name: internal\n    interval: 1s\n    rules:\n"
+    "      - alert: InternalAlways\n        expr: vector(1)\n        labels: {severity: page}\n"
+)
 
 
 class SecureServer(PharosProcess):

@@ -12,13 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from pharos_testproc import wait_for
-from sechelp import BASIC, PASSWORD, USER, Receiver, SecureServer
+from sechelp import ALWAYS_FIRING, BASIC, PASSWORD, USER, Receiver, SecureServer
 
 AUTH = f"server:\n  basic_auth: {{username: {USER}, password: {PASSWORD}}}\n"
-RULES = (
-    "groups:\n  - name: internal\n    interval: 1s\n    rules:\n"
-    "      - alert: InternalAlways\n        expr: vector(1)\n        labels: {severity: page}\n"
-)
 
 
 @pytest.fixture
@@ -31,7 +27,7 @@ def receiver() -> Iterator[Receiver]:
 def alerting(folder: Path, hook: Receiver) -> str:
     """A rule file that always fires and a built-in Alertmanager notifying `hook`."""
     rules = folder / "rules.yml"
-    rules.write_text(RULES)
+    rules.write_text(ALWAYS_FIRING)
     return (
         f"global: {{evaluation_interval: 1s}}\nrule_files: ['{rules}']\n"
         "alertmanager:\n  route: {receiver: hook, group_wait: 1s, group_interval: 1s}\n"
