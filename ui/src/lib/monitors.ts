@@ -124,7 +124,7 @@ export const FIELDS: FieldSpec[] = [
   { key: "thresholds.critical_recovery", label: "Critical recovery", kind: "number", section: "thresholds", types: THRESHOLDED },
   { key: "thresholds.warning", label: "Warning", kind: "number", section: "thresholds", types: THRESHOLDED },
   { key: "thresholds.warning_recovery", label: "Warning recovery", kind: "number", section: "thresholds", types: THRESHOLDED },
-  { key: "anomaly.algorithm", label: "Algorithm", kind: "select", section: "options", types: ["anomaly"], options: ["agile", "robust", "basic"] },
+  { key: "anomaly.algorithm", label: "Algorithm", kind: "select", section: "options", types: ["anomaly"], options: ["agile", "robust", "basic", "contextual"] },
   { key: "anomaly.bounds", label: "Bounds (deviations)", kind: "number", section: "options", types: ["anomaly"], placeholder: "2" },
   { key: "anomaly.seasonality", label: "Seasonality", kind: "select", section: "options", types: ["anomaly"], options: ["auto", "hourly", "daily", "weekly", "none"] },
   { key: "anomaly.trigger_window", label: "Trigger window", kind: "duration", section: "options", types: ["anomaly"], placeholder: "15m" },
