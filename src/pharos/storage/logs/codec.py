@@ -21,10 +21,13 @@ Arrow operations; `register` makes it the SQL function `pharos_line` of a DuckDB
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from duckdb.func import ARROW, SPECIAL
 
 MARK = "\x11"
 SLOTS = 64
@@ -328,7 +331,9 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     (= `line_bytes`) available to SQL on `con`."""
     text = duckdb.sqltypes.VARCHAR
     slots = duckdb.struct_type({c: text for c in SLOT_COLUMNS})
-    args = [text, text, duckdb.sqltypes.BIGINT, slots]
-    options = {"type": "arrow", "null_handling": "special", "side_effects": False}
-    con.create_function("pharos_line", decode, args, text, **options)  # type: ignore[arg-type]
-    con.create_function("pharos_bytes", line_bytes, args, duckdb.sqltypes.BIGINT, **options)  # type: ignore[arg-type]
+    args: list[Any] = [text, text, duckdb.sqltypes.BIGINT, slots]  # the stub's element union is invariant
+    for name, fn, out in (
+        ("pharos_line", decode, text),
+        ("pharos_bytes", line_bytes, duckdb.sqltypes.BIGINT),
+    ):
+        con.create_function(name, fn, args, out, type=ARROW, null_handling=SPECIAL, side_effects=False)
