@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pyarrow.parquet as pq
+import pytest
 
 from pharos.storage.logs import LineFilter, LogStore, ScanSpec, StoreOptions, StreamWrite
 from pharos.storage.logs.rewrite import CompactionPolicy, compaction_plan
@@ -113,11 +114,15 @@ def test_tenant_retention_without_stream_rules_drops_whole_blocks_only(tmp_path)
     s.close()
 
 
-def test_store_delete_head_and_blocks_with_line_filter(tmp_path):
-    s = LogStore(tmp_path)
+@pytest.mark.parametrize("encoded", [False, True])
+def test_store_delete_head_and_blocks_with_line_filter(tmp_path, encoded):
+    s = LogStore(tmp_path, StoreOptions(compaction=CompactionPolicy(idle_ns=0)))
     s.open()
     _write(s, "a", 1000, 20)
     s.flush()
+    if encoded:
+        assert s.compact() == 1
+        assert pq.read_schema(_blocks(tmp_path)[0]).names[2] == "tpl"
     _write(s, "a", 1020, 20)  # head
     _write(s, "b", 1000, 20)
     s.delete("t", _app("a"), 1010 * NS, 1029 * NS, [LineFilter("contains", ("secret",))])
@@ -125,6 +130,9 @@ def test_store_delete_head_and_blocks_with_line_filter(tmp_path):
     kept = {(sid, ts // NS) for sid, ts, _ in _lines(s)}
     want = {(0, t) for t in range(1000, 1040)} - gone | {(1, t) for t in range(1000, 1020)}
     assert kept == want
+    for sid, ts, line in _lines(s):
+        i = ts // NS - (1020 if sid == 0 and ts // NS >= 1020 else 1000)
+        assert line == f"{'ab'[sid]} {i} {'secret' if i % 5 == 0 else 'ok'}"
     s.close()
     s2 = LogStore(tmp_path)
     s2.open()
