@@ -141,12 +141,18 @@ def agent(
     positions: Annotated[
         Path | None, typer.Option("--positions", help="Where read positions are kept.", dir_okay=False)
     ] = None,
+    web_config_file: Annotated[
+        Path | None,
+        typer.Option("--web.config.file", help="TLS and basic auth of the listener (exporter-toolkit format).",
+                     dir_okay=False),
+    ] = None,
     log_level: LogLevelOpt = "info",
 ) -> None:
     """The node agent: tails container logs, ships them to a Loki push endpoint, serves node metrics."""
     from pharos.agent.main import exec_agent
 
     paths = {"config": config and str(config), "positions": positions and str(positions)}
+    paths["web_config_file"] = web_config_file and str(web_config_file)
     exec_agent(paths | {"listen": listen, "logs": logs, "push_url": push_url}, _log_level(log_level))
 
 

@@ -12,10 +12,13 @@ import base64
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 import h11
+
+if TYPE_CHECKING:
+    from pharos.agent.webconfig import WebConfig
 
 READ_SIZE = 64 << 10
 KEEPALIVE_TIMEOUT = 75.0  # seconds an idle server connection is kept (aiohttp's default)
@@ -133,16 +136,19 @@ Handler = Callable[[], Awaitable[tuple[bytes, str]]]  # () -> (body, content typ
 
 
 class MetricsServer:
-    """Serves GET (and HEAD) routes, each a :data:`Handler`; 404 elsewhere, 405 for other methods."""
+    """Serves GET (and HEAD) routes, each a :data:`Handler`; 404 elsewhere, 405 for other methods.
+    With a web config (``pharos.agent.webconfig``): https, and 401 without a configured user."""
 
-    def __init__(self, routes: dict[str, Handler]) -> None:
+    def __init__(self, routes: dict[str, Handler], web: WebConfig | None = None) -> None:
         self.routes = routes
+        self.web = web
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port``."""
-        self._server = await asyncio.start_server(self._serve, host, port)
+        tls = self.web.ssl if self.web is not None else None
+        self._server = await asyncio.start_server(self._serve, host, port, ssl=tls)
 
     async def close(self) -> None:
         """Stop listening and close open connections."""
@@ -186,6 +192,10 @@ class MetricsServer:
         return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
     async def _answer(self, request: h11.Request) -> tuple[int, bytes, str]:
+        if self.web is not None:
+            denial = await _denial(self.web, request)
+            if denial is not None:
+                return denial
         handler = self.routes.get(request.target.split(b"?", 1)[0].decode("latin-1"))
         if handler is None:
             return 404, b"404: Not Found\n", "text/plain"
@@ -193,6 +203,17 @@ class MetricsServer:
             return 405, b"405: Method Not Allowed\n", "text/plain"
         body, ctype = await handler()
         return 200, body, ctype
+
+
+async def _denial(web: WebConfig, request: h11.Request) -> tuple[int, bytes, str] | None:
+    """401 without a configured user's credentials (500 when the web config broke), or None."""
+    authorization = next((v for k, v in request.headers if k == b"authorization"), None)
+    try:
+        if await web.authorized(authorization):
+            return None
+    except ValueError as exc:
+        return 500, f"{exc}\n".encode(), "text/plain"
+    return 401, b"Unauthorized\n", "text/plain"
 
 
 def _respond(
@@ -210,6 +231,8 @@ def _respond(
     ]
     if status == 405:
         headers.append(("Allow", "GET, HEAD"))
+    if status == 401:
+        headers.append(("WWW-Authenticate", "Basic"))
     writer.write(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
     if body:
         writer.write(conn.send(h11.Data(data=body)) or b"")

@@ -19,6 +19,7 @@ class AgentOptions:
 
     config: Path | None = None
     listen: str | None = "127.0.0.1:9495"  # None: no HTTP listener (embedded in ``pharos up``)
+    web_config_file: Path | None = None  # the listener's TLS and basic auth (pharos.agent.webconfig)
     logs: list[str] = field(default_factory=lambda: [DEFAULT_LOGS])
     push_url: str = DEFAULT_PUSH_URL
     positions: Path = Path("pharos-data/agent/positions.db")
@@ -71,6 +72,7 @@ class AgentOptions:
             "cgroup_root",
             "kube_token_file",
             "kube_ca_file",
+            "web_config_file",
         ):
             if isinstance(values.get(key), str):
                 values[key] = Path(values[key])

@@ -25,6 +25,7 @@ from pharos.agent.tail import Tailer
 from pharos.metrics.exposition.writer import Exposition
 
 if TYPE_CHECKING:
+    from pharos.agent.webconfig import WebConfig
     from pharos.kube.watch import KubeConfig, ListWatch
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,11 @@ class Agent:
     async def start(self) -> None:
         """Open positions, start tailing, shipping, the pod watch and the listener."""
         o = self.options
+        web = self._web_config() if o.listen else None  # first: a bad file stops the start
         if o.logs_enabled and o.logs:
             self._start_logs()
         if o.listen:
-            await self._start_http(o.listen)
+            await self._start_http(o.listen, web)
 
     def _start_logs(self) -> None:
         o = self.options
@@ -164,11 +166,20 @@ class Agent:
 
     # -- metrics -----------------------------------------------------------------------
 
-    async def _start_http(self, listen: str) -> None:
+    def _web_config(self) -> WebConfig | None:
+        """The listener's `--web.config.file` (WebConfigError, a ValueError, when unusable)."""
+        if self.options.web_config_file is None:
+            return None
+        from pharos.agent.webconfig import WebConfig  # TLS and bcrypt only when asked for
+
+        return WebConfig(self.options.web_config_file)
+
+    async def _start_http(self, listen: str, web: WebConfig | None) -> None:
         host, _, port = listen.rpartition(":")
         if not port.isdigit():
             raise ValueError(f"--listen {listen!r}: expected HOST:PORT")
-        self._http = MetricsServer({"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok})
+        routes = {"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok}
+        self._http = MetricsServer(routes, web)
         await self._http.start(host.strip("[]") or "0.0.0.0", int(port))
 
     async def _metrics_body(self) -> tuple[bytes, str]:
