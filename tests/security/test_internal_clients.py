@@ -53,13 +53,13 @@ def test_rule_alerts_reach_the_builtin_alertmanager_with_basic_auth(
     assert "sending" not in server.log()  # no failed delivery was logged
 
 
-def test_up_with_auth_and_tls_ships_agent_logs_and_alerts(
+def test_up_with_auth_tls_and_tenants_ships_agent_logs_and_alerts(
     tmp_path: Path, ca: dict[str, Path], receiver: Receiver
 ) -> None:
     log_file = tmp_path / "app.log"
     log_file.write_text("".join(f"internal line {i}\n" for i in range(5)))
     tls = f"  tls_server_config: {{cert_file: {ca['server.pem']}, key_file: {ca['server.key']}}}\n"
-    config = AUTH + tls + alerting(tmp_path, receiver)
+    config = AUTH + "  auth_enabled: true\n" + tls + alerting(tmp_path, receiver)
     up = SecureServer(
         tmp_path / "up", config, ca=ca["ca.pem"], command="up", args=("--logs", str(log_file)), auth=BASIC
     )
@@ -68,7 +68,10 @@ def test_up_with_auth_and_tls_ships_agent_logs_and_alerts(
         query = {"query": f'{{filename="{log_file}"}}', "limit": "100"}
 
         def lines() -> list[str]:
-            result = up.client.get("/loki/api/v1/query_range", params=query).json()["data"]["result"]
+            response = up.client.get(
+                "/loki/api/v1/query_range", params=query, headers={"X-Scope-OrgID": "fake"}
+            )
+            result = response.json()["data"]["result"]
             return sorted(v[1] for stream in result for v in stream["values"])
 
         wait_for(lambda: len(lines()) == 5, what="the agent's lines in the log store")
