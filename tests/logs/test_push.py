@@ -7,6 +7,8 @@ import struct
 
 import cramjam
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loghelp import NS, now_ns, serve
 
 from pharos.logs.limits import Limits, LimitsConfig
@@ -190,3 +192,18 @@ def test_bad_bodies(server):
                            headers={"Content-Type": "application/x-protobuf"})
     assert r.status_code == 400 and r.text.startswith("Error parsing labels '{bad labels' with error:")
     assert struct  # keep import used
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=20), st.integers(1, 120))
+def test_line_sizes_flag_exactly_the_lines_over_the_limit(lines, limit):
+    """Only lines of more than limit/4 characters are encoded to be measured; the verdict and
+    the reported size of every line over the limit are exact."""
+    from pharos.logs.push import _utf8_sizes
+
+    sizes = _utf8_sizes(lines, limit)
+    for line, size in zip(lines, sizes, strict=True):
+        real = len(line.encode())
+        assert (size > limit) == (real > limit)
+        if real > limit:
+            assert size == real

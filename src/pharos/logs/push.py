@@ -10,8 +10,6 @@ from datetime import datetime
 
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 from google.protobuf.message import DecodeError
 
 from pharos.logs import limits as L
@@ -203,7 +201,7 @@ def _entry_checks(raw: RawStream, key: str, lim: Limits, now_ns: int, errors: li
     oldest = now_ns - lim.reject_old_samples_max_age_ns
     too_old = (raw.ts < oldest) if lim.reject_old_samples else np.zeros(n, dtype=bool)
     too_new = ~too_old & (raw.ts > now_ns + lim.creation_grace_period_ns)
-    sizes = pc.binary_length(pa.array(raw.lines, pa.string()).cast(pa.binary())).to_numpy(zero_copy_only=False)
+    sizes = _utf8_sizes(raw.lines, lim.max_line_size)
     too_long = ~too_old & ~too_new & (sizes > lim.max_line_size) if lim.max_line_size else np.zeros(n, bool)
     for i in np.flatnonzero(too_old):
         errors.append(L.TOO_OLD.format(key, L.rfc3339(int(raw.ts[i])), L.rfc3339(oldest)))
@@ -219,6 +217,15 @@ def _entry_checks(raw: RawStream, key: str, lim: Limits, now_ns: int, errors: li
     if raw.meta is not None:
         keep &= _meta_checks(raw, key, lim, keep, errors)
     return keep
+
+
+def _utf8_sizes(lines: list[str], limit: int) -> np.ndarray:
+    """UTF-8 sizes of the lines that could exceed `limit` bytes (a character takes at most 4);
+    the others get their character count, which is no larger than the limit either."""
+    sizes = np.fromiter(map(len, lines), np.int64, len(lines))
+    for i in np.flatnonzero(sizes * 4 > limit) if limit else ():
+        sizes[i] = len(lines[i].encode())
+    return sizes
 
 
 def _meta_checks(raw: RawStream, key: str, lim: Limits, keep: np.ndarray, errors: list[str]) -> np.ndarray:
