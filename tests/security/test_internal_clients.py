@@ -14,6 +14,13 @@ import pytest
 from pharos_testproc import wait_for
 from sechelp import ALWAYS_FIRING, BASIC, PASSWORD, USER, Receiver, SecureServer
 
+from pharos.config.loader import parse_config
+from pharos.config.model import ScrapeConfig
+from pharos.kube.component import self_client
+from pharos.kube.defaults import in_cluster_scrape_configs
+from pharos.metrics.scrape.client import ScrapeError, fetch, make_session
+from pharos.metrics.scrape.settings import http_settings
+
 AUTH = f"server:\n  basic_auth: {{username: {USER}, password: {PASSWORD}}}\n"
 
 
@@ -81,3 +88,33 @@ def test_up_with_auth_tls_and_tenants_ships_agent_logs_and_alerts(
         assert "push to" not in up.log()  # the agent never failed a push
     finally:
         up.stop()
+
+
+async def test_in_cluster_self_scrape_jobs_carry_the_servers_credentials(
+    start_module: Any, tmp_path: Path, ca: dict[str, Path]
+) -> None:
+    (tmp_path / "admin.pass").write_text(PASSWORD + "\n")
+    tls = f"  tls_server_config: {{cert_file: {ca['server.pem']}, key_file: {ca['server.key']}}}\n"
+    config = f"server:\n  basic_auth: {{username: {USER}, password_file: {tmp_path / 'admin.pass'}}}\n{tls}"
+    server = start_module(config, ca=ca["ca.pem"], auth=BASIC)
+    own = self_client(parse_config(config).config.server)
+    jobs = {c.job_name: c for c in in_cluster_scrape_configs(f"127.0.0.1:{server.port}", own)}
+    statuses = {name: await scrape(jobs[name], server.port) for name in ("pharos", "kube-state-metrics")}
+    # Outside a cluster /kube/metrics is a 404: authenticated, then not found.
+    assert statuses == {
+        "pharos": "scraped",
+        "kube-state-metrics": "server returned HTTP status 404 Not Found",
+    }
+
+
+async def scrape(job: ScrapeConfig, port: int) -> str:
+    """Scrape `job`'s path on 127.0.0.1:port with its client config: "scraped" or the error."""
+    http = http_settings(job)
+    async with make_session(http) as session:
+        try:
+            body = (
+                await fetch(session, f"{job.scheme}://127.0.0.1:{port}{job.metrics_path}", http, 10, 0)
+            ).body
+        except ScrapeError as exc:
+            return str(exc)
+    return "scraped" if b"# TYPE" in body else "empty"

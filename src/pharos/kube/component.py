@@ -1,7 +1,8 @@
 """The server's Kubernetes component: in-cluster defaults, cluster-state metrics, events.
 
 Inside a cluster (``KUBERNETES_SERVICE_HOST`` set, service-account credentials mounted) it
-* adds the default scrape jobs (:mod:`pharos.kube.defaults`) when the config has none,
+* adds the default scrape jobs (:mod:`pharos.kube.defaults`) when the config has none (those
+  scraping the server itself with its own credentials, see :func:`self_client`),
 * serves kube-state-metrics' families at ``/kube/metrics`` (scraped by the defaults),
 * collects Kubernetes events into the log store through the server's own Loki push API,
   in-process (``pharos.server.loopback``), whatever auth and TLS the server has.
@@ -11,7 +12,7 @@ Outside a cluster it does nothing and ``/kube/metrics`` answers 404.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Response
 
@@ -26,10 +27,28 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from pharos.config.loader import LoadedConfig
+    from pharos.config.model import ServerConfig
     from pharos.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def self_client(server: ServerConfig) -> dict[str, Any]:
+    """Scrape-config keys for the jobs scraping this server: its own credentials (basic auth
+    first) and, with TLS, https without verifying the certificate — the target is this process,
+    at the address it listens on. (With `client_ca_file` these scrapes fail: there is no client
+    certificate to present.)"""
+    keys: dict[str, Any] = {}
+    if server.basic_auth is not None:
+        keys["basic_auth"] = server.basic_auth.model_dump(exclude_none=True)
+    elif server.bearer_token_file:
+        keys["authorization"] = {"type": "Bearer", "credentials_file": server.bearer_token_file}
+    elif server.bearer_token:
+        keys["authorization"] = {"type": "Bearer", "credentials": server.bearer_token}
+    if server.tls_server_config is not None:
+        keys |= {"scheme": "https", "tls_config": {"insecure_skip_verify": True}}
+    return keys
 
 
 class KubernetesComponent:
@@ -54,7 +73,7 @@ class KubernetesComponent:
         config = loaded.config
         if config.scrape_configs:
             return False
-        config.scrape_configs = in_cluster_scrape_configs(self._self_target())
+        config.scrape_configs = in_cluster_scrape_configs(self._self_target(), self_client(config.server))
         if not self.defaults_applied:
             log.info("in a cluster with no scrape configs: scraping annotated pods, the agents, pharos "
                      "and its cluster-state metrics")

@@ -59,13 +59,15 @@ def agents_job() -> dict[str, Any]:
     }
 
 
-def in_cluster_scrape_configs(self_target: str) -> list[ScrapeConfig]:
-    """The default jobs; ``self_target`` is the server's own HOST:PORT."""
+def in_cluster_scrape_configs(self_target: str, self_client: dict[str, Any] | None = None) -> list[ScrapeConfig]:
+    """The default jobs; ``self_target`` is the server's own HOST:PORT, ``self_client`` the HTTP
+    client keys (scheme, auth, TLS) of the two jobs scraping it."""
+    own = self_client or {}
     jobs = [
         annotated_pods_job(),
         agents_job(),
-        {"job_name": "pharos", "static_configs": [{"targets": [self_target]}]},
+        {"job_name": "pharos", "static_configs": [{"targets": [self_target]}], **own},
         {"job_name": "kube-state-metrics", "honor_labels": True, "metrics_path": STATE_PATH,
-         "static_configs": [{"targets": [self_target]}]},
+         "static_configs": [{"targets": [self_target]}], **own},
     ]
     return [ScrapeConfig.model_validate(job) for job in jobs]
