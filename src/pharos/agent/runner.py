@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pharos.agent.checkpoint import Checkpoint
-from pharos.agent.http import Connect, MetricsServer, PushClient
+from pharos.agent.http import Connect, Handler, MetricsServer, PushClient
 from pharos.agent.kube import PodCache, watch_node_pods
 from pharos.agent.labels import LabelPolicy, parse_kubelet_path
 from pharos.agent.multiline import MultilineRule
@@ -178,7 +178,7 @@ class Agent:
         host, _, port = listen.rpartition(":")
         if not port.isdigit():
             raise ValueError(f"--listen {listen!r}: expected HOST:PORT")
-        routes = {"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok}
+        routes: dict[str, Handler] = {"/metrics": self._metrics_body, "/-/healthy": _ok, "/-/ready": _ok}
         self._http = MetricsServer(routes, web)
         await self._http.start(host.strip("[]") or "0.0.0.0", int(port))
 
