@@ -21,6 +21,7 @@ from pharos.kube.defaults import in_cluster_scrape_configs
 from pharos.metrics.scrape.client import ScrapeError, fetch, make_session
 from pharos.metrics.scrape.settings import http_settings
 
+FIRING = {"InternalAlways", "internal-monitor"}  # the rule's and the monitor's alert names
 AUTH = f"server:\n  basic_auth: {{username: {USER}, password: {PASSWORD}}}\n"
 
 
@@ -32,13 +33,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 def alerting(folder: Path, hook: Receiver) -> str:
-    """A rule file that always fires and a built-in Alertmanager notifying `hook`."""
+    """A rule and a monitor that always fire, and a built-in Alertmanager notifying `hook`."""
     rules = folder / "rules.yml"
     rules.write_text(ALWAYS_FIRING)
     return (
         f"global: {{evaluation_interval: 1s}}\nrule_files: ['{rules}']\n"
         "alertmanager:\n  route: {receiver: hook, group_wait: 1s, group_interval: 1s}\n"
         f"  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{hook.url}'}}]\n"
+        "monitors:\n  - {name: internal-monitor, type: metric, query: vector(5), interval: 1s,"
+        " thresholds: {critical: 3}}\n"
     )
 
 
@@ -49,14 +52,14 @@ def alert_names(server: SecureServer) -> set[str]:
     return {a["labels"]["alertname"] for a in response.json()}
 
 
-def test_rule_alerts_reach_the_builtin_alertmanager_with_basic_auth(
+def test_rule_and_monitor_alerts_reach_the_builtin_alertmanager_with_basic_auth(
     start_module: Any, tmp_path: Path, receiver: Receiver
 ) -> None:
     server = start_module(AUTH + alerting(tmp_path, receiver), auth=BASIC)
     with httpx.Client(trust_env=False, timeout=10) as anonymous:
         assert anonymous.get(f"{server.url}/api/v2/alerts").status_code == 401  # auth is on
-    wait_for(lambda: "InternalAlways" in alert_names(server), what="the alert in the Alertmanager")
-    wait_for(lambda: "InternalAlways" in receiver.alertnames(), what="the webhook notification")
+    wait_for(lambda: alert_names(server) >= FIRING, what="the alerts in the Alertmanager")
+    wait_for(lambda: receiver.alertnames() >= FIRING, what="the webhook notifications")
     assert "sending" not in server.log()  # no failed delivery was logged
 
 
@@ -83,8 +86,8 @@ def test_up_with_auth_tls_and_tenants_ships_agent_logs_and_alerts(
 
         wait_for(lambda: len(lines()) == 5, what="the agent's lines in the log store")
         assert lines() == [f"internal line {i}" for i in range(5)]
-        wait_for(lambda: "InternalAlways" in alert_names(up), what="the alert in the Alertmanager")
-        wait_for(lambda: "InternalAlways" in receiver.alertnames(), what="the webhook notification")
+        wait_for(lambda: alert_names(up) >= FIRING, what="the alerts in the Alertmanager")
+        wait_for(lambda: receiver.alertnames() >= FIRING, what="the webhook notifications")
         assert "push to" not in up.log()  # the agent never failed a push
     finally:
         up.stop()
