@@ -36,6 +36,8 @@ class Loopback:
         parts = urlsplit(target)
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
         raw.append((b"content-length", str(len(body)).encode()))
+        if not any(name == b"host" for name, _ in raw):
+            raw.append((b"host", (parts.netloc.rpartition("@")[2] or "localhost").encode("latin-1")))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
