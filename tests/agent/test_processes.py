@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from itertools import groupby
 from pathlib import Path
 
 from fakeloki import FakeLoki, free_port
@@ -47,8 +48,21 @@ async def every_line_arrives(
     await wait_for(lambda: writer.poll() is not None, timeout=60, what="writer")
     assert writer.returncode == 0
     want = {f"{n}-{i}" for n in names for i in range(total)}
-    await wait_for(lambda: want <= set(loki.lines()), timeout=timeout, what="every line")
+    try:
+        await wait_for(lambda: want <= set(loki.lines()), timeout=timeout, what="every line")
+    except AssertionError:
+        raise AssertionError(f"lines never delivered: {missing_ranges(want - set(loki.lines()))}") from None
     return want
+
+
+def missing_ranges(missing: set[str]) -> str:
+    """`alpha 28000-34999, beta 3-3`: the numbered lines in `missing` as runs per file."""
+    numbers = sorted((line.rsplit("-", 1)[0], int(line.rsplit("-", 1)[1])) for line in missing)
+    runs = []
+    for (name, _), run in groupby(enumerate(numbers), key=lambda p: (p[1][0], p[1][1] - p[0])):
+        first, *rest = [n for _, (_, n) in run]
+        runs.append(f"{name} {first}-{rest[-1] if rest else first}")
+    return ", ".join(runs)
 
 
 def kill_leftovers(*procs: subprocess.Popen) -> None:
