@@ -29,7 +29,7 @@ from pharos.metrics.promql.windows import (
     variance_windows,
 )
 
-_KEY_MEMO_SIZE = 200_000  # label sets remembered per grouping before the memo starts over
+_KEY_MEMO_ENTRIES = 1_000_000  # label sets remembered over all groupings before the memos start over
 _KEY_MEMOS = 1_000  # groupings remembered
 _key_memos: dict[tuple[bool, frozenset[str]], dict[Labels, Labels]] = {}
 KeysFn = Callable[[list[Labels]], list[Labels]]
@@ -43,11 +43,9 @@ def group_keys_fn(node: Any) -> KeysFn:
         return lambda labels: [()] * len(labels)
     by = mod.type == pp.AggModifierType.By
     names = frozenset(mod.labels) if by else frozenset(mod.labels) | {METRIC_NAME}
-    if len(_key_memos) > _KEY_MEMOS:
+    if len(_key_memos) > _KEY_MEMOS or sum(map(len, _key_memos.values())) > _KEY_MEMO_ENTRIES:
         _key_memos.clear()
     memo = _key_memos.setdefault((by, names), {})
-    if len(memo) > _KEY_MEMO_SIZE:
-        memo.clear()
     compute = lb.keep_only if by else lb.without
 
     def keys(labels: list[Labels]) -> list[Labels]:
