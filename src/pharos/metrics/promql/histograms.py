@@ -47,7 +47,9 @@ def _bucket_groups(ev: Any, v: Vector, pos: int) -> dict[Labels, list[tuple[floa
     return groups
 
 
-def _result(keys: list[Labels], vals: list[np.ndarray], pres: list[np.ndarray], steps: int) -> Vector:
+def _result(
+    keys: list[Labels], vals: list[np.ndarray] | np.ndarray, pres: list[np.ndarray] | np.ndarray, steps: int
+) -> Vector:
     if not keys:
         return Vector.empty(steps)
     from pharos.metrics.promql.engine import finalize_names
@@ -109,33 +111,34 @@ def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> fl
 
 def histogram_quantile(ev: Any, q: np.ndarray, v: Vector, pos: int = 0) -> Vector:
     """histogram_quantile(q, buckets) for classic histograms."""
-    groups = _bucket_groups(ev, v, pos)
+    groups = list(_bucket_groups(ev, v, pos).items())
     steps = v.values.shape[1]
-    keys, vals, pres = [], [], []
-    for key, members in groups.items():
+    out = np.full((len(groups), steps), np.nan)
+    has = np.zeros((len(groups), steps), bool)
+    fixed = np.zeros(len(groups), bool)
+    batches: dict[tuple[float, ...], list[tuple[int, np.ndarray]]] = {}
+    for g, (_, members) in enumerate(groups):
         members.sort(key=lambda p: p[0])
         les = np.array([p[0] for p in members])
         rows = np.array([p[1] for p in members])
         present = v.present[rows]
-        out = np.full(steps, np.nan)
-        has = present.any(axis=0)
-        uniform = (present == present[:, :1]).all() if steps else True
-        if uniform:
+        has[g] = present.any(axis=0)
+        if steps == 0 or (present == present[:, :1]).all():
             sel = present[:, 0] if steps else np.zeros(len(rows), bool)
-            out, fixed = _quantile(q, les[sel], v.values[rows[sel]])
-            if fixed:
-                _monotonic_info(ev, key, pos)
-        else:
-            for t in np.flatnonzero(has):
-                sel = present[:, t]
-                res, fixed = _quantile(q[t : t + 1], les[sel], v.values[rows[sel], t : t + 1])
-                out[t] = res[0]
-                if fixed:
-                    _monotonic_info(ev, key, pos)
-        keys.append(key)
-        vals.append(out)
-        pres.append(has)
-    return _result(keys, vals, pres, steps)
+            batches.setdefault(tuple(les[sel].tolist()), []).append((g, rows[sel]))
+            continue
+        for t in np.flatnonzero(has[g]):
+            sel = present[:, t]
+            res, fix = _quantile(q[t : t + 1], les[sel], v.values[rows[sel], t : t + 1][None])
+            out[g, t] = res[0, 0]
+            fixed[g] |= fix[0]
+    for les_key, items in batches.items():
+        idx = np.array([g for g, _ in items])
+        counts = v.values[np.array([r for _, r in items])] if les_key else np.zeros((len(idx), 0, steps))
+        out[idx], fixed[idx] = _quantile(q, np.array(les_key), counts)
+    for g in np.flatnonzero(fixed):
+        _monotonic_info(ev, groups[g][0], pos)
+    return _result([k for k, _ in groups], out, has, steps)
 
 
 def _monotonic_info(ev: Any, key: Labels, pos: int) -> None:
@@ -147,38 +150,38 @@ def _monotonic_info(ev: Any, key: Labels, pos: int) -> None:
     info(ev, msg, pos)
 
 
-def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Prometheus's bucketQuantile for sorted upper bounds and (B, T) cumulative counts."""
-    steps = counts.shape[1]
-    nan = np.full(steps, np.nan)
+def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prometheus's bucketQuantile for sorted upper bounds shared by G histograms: (G, B, T)
+    cumulative counts in, (G, T) quantiles and per-histogram "fixed for monotonicity" out."""
+    groups, _, steps = counts.shape
+    fixed = np.zeros(groups, bool)
+    nan = np.full((groups, steps), np.nan)
     if len(les) == 0 or not np.isposinf(les[-1]):
-        return _edge(q, nan), False
+        return _edge(q, nan), fixed
     uniq, inv = np.unique(les, return_inverse=True)
-    c = np.zeros((len(uniq), steps))
-    np.add.at(c, inv, counts)
+    c = np.zeros((groups, len(uniq), steps))
+    np.add.at(c, (slice(None), inv), counts)
     les = uniq
-    prev = c[0].copy()
-    fixed = False
+    prev = c[:, 0].copy()
     for i in range(1, len(les)):
-        cur = c[i]
+        cur = c[:, i]
         same = cur == prev
         close = ~same & almost_equal(prev, cur, SMALL_DELTA)
         dec = ~same & ~close & (cur < prev)
-        c[i] = np.where(close | dec, prev, cur)
-        fixed = fixed or bool(dec.any())
+        c[:, i] = np.where(close | dec, prev, cur)
+        fixed |= dec.any(axis=1)
         prev = np.where(same | close | dec, prev, cur)
     if len(les) < 2:
         return _edge(q, nan), fixed
-    obs = c[-1]
+    obs = c[:, -1]
     with np.errstate(all="ignore"):
         rank = q * obs
-        ge = c[:-1] >= rank[None, :]
-        b = np.where(ge.any(axis=0), np.argmax(ge, axis=0), len(les) - 1)
-        cols = np.arange(steps)
+        ge = c[:, :-1] >= rank[:, None, :]
+        b = np.where(ge.any(axis=1), np.argmax(ge, axis=1), len(les) - 1)
         end = les[np.minimum(b, len(les) - 1)]
         start = np.where(b > 0, les[np.maximum(b - 1, 0)], 0.0)
-        prev_count = np.where(b > 0, c[np.maximum(b - 1, 0), cols], 0.0)
-        count = c[np.minimum(b, len(les) - 1), cols] - prev_count
+        prev_count = np.where(b > 0, np.take_along_axis(c, np.maximum(b - 1, 0)[:, None], 1)[:, 0], 0.0)
+        count = np.take_along_axis(c, np.minimum(b, len(les) - 1)[:, None], 1)[:, 0] - prev_count
         res = start + (end - start) * ((rank - prev_count) / count)
         res = np.where(b == len(les) - 1, les[-2], res)
         res = np.where((b == 0) & (les[0] <= 0), les[0], res)
