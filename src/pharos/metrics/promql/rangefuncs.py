@@ -115,13 +115,13 @@ def resets(w: Windows) -> Result:
 
 
 def deriv(w: Windows) -> Result:
-    slope, _ = regression_windows(w.ts, w.vals, w.lo, w.hi, w.get(w.ts, w.first))
+    slope, _ = regression_windows(w.ts, w.vals, w.lo, w.hi, w.get(w.ts, w.first), w.rd.offsets)
     return slope, w.count >= 2
 
 
 def predict_linear(w: Windows, duration: Arr) -> Result:
     step_ts = getattr(w.rd, "step_ts", w.rd.ends)
-    slope, intercept = regression_windows(w.ts, w.vals, w.lo, w.hi, step_ts[None, :])
+    slope, intercept = regression_windows(w.ts, w.vals, w.lo, w.hi, step_ts[None, :], w.rd.offsets)
     with np.errstate(all="ignore"):
         return slope * duration[None, :] + intercept, w.count >= 2
 

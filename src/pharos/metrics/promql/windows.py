@@ -248,16 +248,103 @@ def variance_windows(vals: Arr, lo: Arr, hi: Arr) -> Arr:
     return np.where(hi > lo, out, np.nan)
 
 
-def regression_windows(ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr) -> tuple[Arr, Arr]:
-    """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`;
-    the sums of x, y, xy and x² Kahan-compensated in sample order, as Prometheus does."""
+_EPS = float(np.finfo(float).eps)
+_REG_TOL = 1e-10  # relative error bound above which a window's regression is recomputed exactly
+
+
+def regression_windows(
+    ts: Arr, vals: Arr, lo: Arr, hi: Arr, intercept_ms: Arr, offsets: Arr | None = None
+) -> tuple[Arr, Arr]:
+    """Least-squares slope and intercept per window, x in seconds relative to `intercept_ms`,
+    as Prometheus's Kahan-compensated sums give them. Window sums come from compensated prefix
+    sums (O(samples + windows)) of y less its series' first value (series bounds: `offsets`); a window whose error bound exceeds _REG_TOL relative (heavy
+    cancellation, constant or tiny windows) is recomputed by `_regression_exact`."""
+    icpt = np.broadcast_to(intercept_ms, lo.shape)
+    if vals.size == 0 or not np.isfinite(vals).all():
+        return _regression_exact(ts, vals, lo, hi, icpt)
+    bounds = np.array([0, vals.size]) if offsets is None else offsets
+    found = _regression_prefix(ts, vals, lo, hi, icpt, bounds)
+    if found is None:
+        return _regression_exact(ts, vals, lo, hi, icpt)
+    slope, intercept, unsure = found
+    if unsure.any():
+        slope[unsure], intercept[unsure] = _regression_exact(ts, vals, lo[unsure], hi[unsure], icpt[unsure])
+    return slope, intercept
+
+
+def _regression_prefix(
+    ts: Arr, vals: Arr, lo: Arr, hi: Arr, icpt: Arr, offsets: Arr
+) -> tuple[Arr, Arr, Arr] | None:
+    """Slope, intercept and an "unsure" mask per window from prefix sums of x, y, xy and x²
+    (x from the earliest sample, y from its series' first value); None when a sum overflows.
+    Unsure: this computation's error bound, or the rounding Prometheus' own sums would show,
+    exceeds _REG_TOL relative (those windows must follow Prometheus' summation order)."""
+    ref = int(ts.min())
+    x = (ts - ref).astype(float) / 1e3
+    counts = np.diff(offsets)
+    y0 = np.repeat(vals[offsets[:-1][counts > 0]], counts[counts > 0])
+    n = np.maximum(hi - lo, 0).astype(float)
+    first = np.where(hi > lo, lo, 0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        sums = [_window_sums(v, lo, hi) for v in (x, vals - y0, x * (vals - y0), x * x)]
+        if not all(np.isfinite(s).all() for s, _ in sums):
+            return None
+        (sx, ex), (sy, ey), (sxy, exy), (sx2, ex2) = sums
+        cov, var = sxy - sx * sy / n, sx2 - sx * sx / n
+        slope = cov / var
+        xbar = sx / n - (icpt - ref) / 1e3
+        intercept = sy / n - slope * xbar + y0[first]
+        spread = (ts[np.maximum(hi - 1, 0)] - ts[first]) / 1e3
+        p_cov, p_var, p_int = _prometheus_rounding(n, np.abs(xbar), spread, np.abs(intercept), np.abs(slope))
+        e_cov = exy + (ex * np.abs(sy) + np.abs(sx) * ey) / n + 2 * _EPS * (np.abs(sxy) + np.abs(sx * sy / n))
+        e_var = ex2 + 2 * np.abs(sx) * ex / n + 2 * _EPS * (sx2 + sx * sx / n)
+        e_slope = (e_cov + p_cov) / np.abs(cov) + (e_var + p_var) / np.abs(var)
+        e_int = (ey + np.abs(slope) * ex) / n + e_slope * np.abs(slope * xbar) + p_int
+        unsure = ~((e_slope <= _REG_TOL) & (e_int <= _REG_TOL * np.abs(intercept)))
+    const = _changes(vals, lo, hi) == 0
+    return np.where(const, 0.0, slope), np.where(const, vals[first], intercept), unsure & ~const
+
+
+def _prometheus_rounding(n: Arr, xbar: Arr, spread: Arr, icpt: Arr, slope: Arr) -> tuple[Arr, Arr, Arr]:
+    """Estimated rounding of Prometheus' covariance, variance and intercept for windows of n
+    samples, x relative to the intercept time (|mean| xbar, range spread), y near the line."""
+    xm = xbar + spread
+    ym = icpt + slope * xm
+    return 4 * _EPS * n * xm * ym, 4 * _EPS * n * xm * xm, 4 * _EPS * (ym + slope * xbar)
+
+
+def _window_sums(v: Arr, lo: Arr, hi: Arr) -> tuple[Arr, Arr]:
+    """Each window's sum of v from Neumaier-compensated prefix sums (a double-double running
+    total, so a difference is accurate to its own magnitude), and a bound on its error."""
+    total = np.zeros(v.size + 1)
+    np.cumsum(v, out=total[1:])
+    prev, t = total[:-1], total[1:]
+    err = np.where(np.abs(prev) >= np.abs(v), (prev - t) + v, (v - t) + prev)
+    comp = np.zeros(v.size + 1)
+    np.cumsum(err, out=comp[1:])
+    mag = np.zeros(v.size + 1)
+    np.cumsum(np.abs(v), out=mag[1:])
+    s = (total[hi] - total[lo]) + (comp[hi] - comp[lo])
+    return s, 4 * _EPS * ((mag[hi] - mag[lo]) + _EPS * mag[hi])
+
+
+def _changes(vals: Arr, lo: Arr, hi: Arr) -> Arr:
+    """Per window, how many samples differ from the one before (0: a constant window)."""
+    diff = np.zeros(vals.size, np.int64)
+    np.cumsum(vals[1:] != vals[:-1], out=diff[1:])
+    return np.where(hi > lo, diff[np.maximum(hi - 1, 0)] - diff[np.minimum(lo, vals.size - 1)], 0)
+
+
+def _regression_exact(ts: Arr, vals: Arr, lo: Arr, hi: Arr, icpt: Arr) -> tuple[Arr, Arr]:
+    """Slope and intercept per window with the four sums Kahan-compensated in sample order,
+    step by step as Prometheus does."""
     shape = lo.shape
     counts = np.maximum(hi - lo, 0).ravel()
     n = counts.astype(float)
     sx, sy, sxy, sx2 = (np.zeros(counts.size) for _ in range(4))
     init_y = (vals[np.where(hi > lo, lo, 0)] if vals.size else np.zeros(shape)).ravel()
     const_y = np.ones(counts.size, bool)
-    flat_lo, icpt = lo.ravel(), np.broadcast_to(intercept_ms, shape).ravel()
+    flat_lo, icpt = lo.ravel(), icpt.ravel()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for cols in _column_chunks(counts) if vals.size else ():
             c = counts[cols]
