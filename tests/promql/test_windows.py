@@ -230,3 +230,49 @@ def test_window_bounds_of_one_step(series: list[list[tuple[int, float]]], end_s:
     for j, [w] in enumerate(_naive_windows(ts, vals, offsets, [end_s * 1000], range_s * 1000)):
         assert hi[j, 0] - lo[j, 0] == len(w)
         assert vals[lo[j, 0] : hi[j, 0]].tolist() == w.tolist()
+
+
+def _prometheus_regression(t: np.ndarray, y: np.ndarray, icpt: int) -> tuple[float, float]:
+    """Prometheus' linearRegression over one window: the reference."""
+    if (y == y[0]).all():
+        return (math.nan, math.nan) if math.isinf(y[0]) else (0.0, float(y[0]))
+    x = (t - icpt) / 1e3
+    n = float(len(y))
+    sx, sy, sxy, sx2 = (_sequential_neumaier(list(v), from_zero=True) for v in (x, y, x * y, x * x))
+    slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+    return slope, sy / n - slope * sx / n
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["flat", "walk", "offset", "steps", "mixed"]),
+    st.integers(0, 2**32),
+    st.integers(2, 60),
+    st.sampled_from([1_000, 15_000, 60_000]),
+)
+def test_regression_over_overlapping_windows_matches_prometheus(
+    kind: str, seed: int, rng_s: int, step_ms: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    ts_parts, val_parts = [], []
+    for _ in range(3):
+        n = int(rng.integers(0, 80))
+        ts_parts.append(np.sort(rng.choice(np.arange(0, 600_000, 1000), n, replace=False)).astype(np.int64))
+        noise = rng.normal(0, 1, n)
+        val_parts.append(
+            {
+                "flat": np.round(noise) * 0 + 7.0,
+                "walk": np.abs(np.cumsum(noise * 3)),
+                "offset": 1e9 + noise * 1e3,  # Prometheus' own sums lose digits: must follow them
+                "steps": np.floor(np.cumsum(np.abs(noise)) / 4),
+                "mixed": noise * 1e6 * rng.choice([1.0, 1e-9], n),
+            }[kind]
+        )
+    offsets = np.concatenate(([0], np.cumsum([len(t) for t in ts_parts]))).astype(np.int64)
+    ts, vals = np.concatenate(ts_parts), np.concatenate(val_parts)
+    ends = np.arange(0, 650_000, step_ms, dtype=np.int64)
+    lo, hi = window_bounds(ts, offsets, ends, rng_s * 1000)
+    slope, intercept = regression_windows(ts, vals, lo, hi, ends[None, :], offsets)
+    for j, k in zip(*np.nonzero(hi - lo >= 2), strict=True):
+        want = _prometheus_regression(ts[lo[j, k] : hi[j, k]], vals[lo[j, k] : hi[j, k]], int(ends[k]))
+        assert _close(slope[j, k], want[0]) and _close(intercept[j, k], want[1]), (j, k, want)
