@@ -200,16 +200,21 @@ def _count_values(vec: Vector, keysf: KeysFn, label: str) -> Vector:
     if not valid_name(label):
         raise PromQLError(f"invalid label name {go_quote(label)}")
     steps = vec.values.shape[1]
-    counts: dict[Labels, np.ndarray] = {}
-    for i, base in enumerate(keysf(vec.labels)):
-        for t in np.flatnonzero(vec.present[i]):
-            key = lb.set_label(base, label, format_value(float(vec.values[i, t])))
-            arr = counts.get(key)
-            if arr is None:
-                arr = counts[key] = np.zeros(steps)
-            arr[t] += 1
-    if not counts:
+    rows, cols = np.nonzero(vec.present)
+    if not len(rows):
         return Vector.empty(steps)
-    keys = list(counts)
-    vals = np.array([counts[k] for k in keys])
-    return Vector(keys, vals, vals > 0, np.zeros(len(keys), bool))
+    bases: dict[Labels, int] = {}
+    base_of = np.array([bases.setdefault(k, len(bases)) for k in keysf(vec.labels)], np.int64)
+    bits, value_of = np.unique(vec.values[rows, cols].view(np.int64), return_inverse=True)
+    codes, first, code_of = np.unique(
+        base_of[rows] * len(bits) + value_of.ravel(), return_index=True, return_inverse=True
+    )
+    base_list, texts = list(bases), [format_value(f) for f in bits.view(np.float64).tolist()]
+    slot: dict[Labels, int] = {}
+    slot_of = np.empty(len(codes), np.int64)
+    for c in np.argsort(first, kind="stable").tolist():  # keys in order of first appearance
+        b, u = divmod(int(codes[c]), len(bits))
+        slot_of[c] = slot.setdefault(lb.set_label(base_list[b], label, texts[u]), len(slot))
+    counts = np.zeros((len(slot), steps))
+    np.add.at(counts, (slot_of[code_of.ravel()], cols), 1)
+    return Vector(list(slot), counts, counts > 0, np.zeros(len(slot), bool))
