@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pharos.metrics.remote.receiver import decode_samples, layers
-from pharos.metrics.remote.schema import Sample
+from pharos.metrics.model import Matcher, MatchOp
+from pharos.metrics.remote.receiver import BadRequest, Receiver, decode_samples, decode_write_request, layers
+from pharos.metrics.remote.schema import Sample, WriteRequest
+from pharos.metrics.tsdb.db import TSDB
 
 timestamps = st.integers(min_value=-(2**62), max_value=2**62)
 values = st.floats(allow_nan=True, allow_infinity=True)
+T0 = 1_800_000_000_000
 
 
 def same_value(a: float, b: float) -> bool:
@@ -49,3 +55,36 @@ def test_layers_hold_distinct_series_in_time_order(pairs: list[tuple[int, int]])
     for r, t in pairs:
         want.setdefault(r, []).append(t)
     assert got == {r: sorted(t) for r, t in want.items()}
+
+
+def _request(*label_lists: list[tuple[str, str]]) -> Any:
+    req = WriteRequest()
+    for i, labels in enumerate(label_lists):
+        ts = req.timeseries.add()
+        for name, value in labels:
+            ts.labels.add(name=name, value=value)
+        ts.samples.add(timestamp=T0 + i, value=float(i))
+    return decode_write_request(req.SerializeToString())
+
+
+def test_new_series_of_a_request_get_canonical_labels(tmp_path: Path) -> None:
+    db = TSDB(tmp_path)
+    db.open()
+    rx = Receiver()
+    sorted_ = [("__name__", "up"), ("job", "a")]
+    unsorted = [("job", "b"), ("__name__", "up"), ("zone", "")]
+    stats = rx.write(db, _request(sorted_, unsorted, sorted_[::-1]))
+    assert stats.appended == 3
+    got = {
+        s.labels: s.values.tolist() for s in db.select([Matcher("__name__", MatchOp.EQUAL, "up")], T0, T0 + 9)
+    }
+    assert got == {(("__name__", "up"), ("job", "a")): [0.0, 2.0], (("__name__", "up"), ("job", "b")): [1.0]}
+    assert len(db.registry) == 2
+    with pytest.raises(BadRequest, match="duplicate label name 'job'"):
+        rx.write(db, _request([("__name__", "x"), ("job", "a"), ("job", "b")]))
+    with pytest.raises(BadRequest, match="invalid label name 'a-b'"):
+        rx.write(db, _request([("__name__", "x"), ("a-b", "1")]))
+    with pytest.raises(BadRequest, match="invalid label name 'a-b'"):  # not cached as valid
+        rx.write(db, _request([("a-b", "1"), ("__name__", "y")]))
+    assert len(db.registry) == 2
+    db.close()

@@ -99,3 +99,19 @@ def test_label_order_is_unknown_for_series_added_since_the_refresh() -> None:
     assert reg.label_order(np.array([0, 5], np.uint32)) is None
     order = reg.label_order(np.array([3, 0, 4], np.uint32))
     assert order is not None and order.tolist() == [0, 2, 1]  # http_requests 200, 500, then up
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3, unique=True), max_size=30))
+def test_add_many_indexes_like_adding_one_by_one(names: list[list[str]]) -> None:
+    sets = list(dict.fromkeys(make_labels({n: str(i % 3) for n in ns}) for i, ns in enumerate(names)))
+    one, many = SeriesRegistry(), SeriesRegistry()
+    for labels in sets:
+        one.add(labels)
+    half = len(sets) // 2
+    many.add_many(sets[:half])
+    assert many.add_many(sets[half:]) == half
+    assert [many.labels(r) for r in range(len(sets))] == sets
+    for name in "abc":
+        assert {v: list(p) for v, p in many.values_of(name).items()} == {
+            v: list(p) for v, p in one.values_of(name).items()
+        }

@@ -254,3 +254,17 @@ def test_select_flat_matches_select_across_blocks_parts_and_head(tmp_path: Path)
             assert bits(vals[offsets[i] : offsets[i + 1]]) == bits(s.values)
     assert db.select_flat([eq("i", "nope")], 0, 2**62)[0] == []
     db.close()
+
+
+def test_get_refs_creates_each_new_series_once_and_logs_it(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "data")
+    known = db.get_ref(lbl("x", a="1"))
+    refs = db.get_refs([lbl("y"), lbl("x", a="1"), lbl("z", a="2"), lbl("y")])
+    assert refs[1] == known and refs[0] == refs[3] and len({known, refs[0], refs[2]}) == 3
+    db.append(np.array([refs[0], refs[2]], np.uint32), np.array([T0]), np.array([1.0, 2.0]))
+    db.close()
+    db = open_db(tmp_path / "data")  # the series come back from the WAL with the same refs
+    assert [db.registry.get(ls) for ls in (lbl("y"), lbl("z", a="2"))] == [refs[0], refs[2]]
+    assert db.registry.match([eq("a", "2")]).tolist() == [refs[2]]
+    assert [s.values.tolist() for s in db.select([eq("__name__", "z")], T0, T0)] == [[2.0]]
+    db.close()

@@ -17,6 +17,7 @@ from pharos.server.inflate import InflateError, inflate
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _CACHE_MAX = 2_000_000
+_PAIRS_MAX = 1_000_000
 
 
 class BadRequest(ValueError):
@@ -67,6 +68,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self._refs: dict[tuple[bytes, ...], int] = {}
+        self._pairs: dict[bytes, tuple[str, str]] = {}  # raw Label message -> (name, value)
         self._tsdb: TSDB | None = None
         self.samples_total = 0
         self.rejected_total = 0
@@ -84,9 +86,10 @@ class Receiver:
 
     def _collect(self, tsdb: TSDB, req: Any) -> tuple[list[int], list[int], list[bytes]]:
         """Per series with samples: its ref and sample count; all raw samples in order."""
-        refs: list[int] = []
+        refs: list[int | None] = []
         counts: list[int] = []
         raw: list[bytes] = []
+        new: dict[tuple[bytes, ...], list[int]] = {}  # unknown label messages -> their positions
         cache = self._refs
         for series in req.timeseries:
             samples = series.samples
@@ -95,18 +98,44 @@ class Receiver:
             key = tuple(series.labels)
             ref = cache.get(key)
             if ref is None:
-                ref = self._new_ref(tsdb, key)
+                new.setdefault(key, []).append(len(refs))
             refs.append(ref)
             counts.append(len(samples))
             raw.extend(samples)
-        return refs, counts, raw
+        if new:
+            self._new_refs(tsdb, new, refs)
+        return refs, counts, raw  # type: ignore[return-value]
 
-    def _new_ref(self, tsdb: TSDB, key: tuple[bytes, ...]) -> int:
-        ref = tsdb.get_ref(validate_labels(decode_labels(key)))
-        if len(self._refs) >= _CACHE_MAX:
+    def _new_refs(self, tsdb: TSDB, new: dict[tuple[bytes, ...], list[int]], refs: list[int | None]) -> None:
+        """Resolve the request's unknown series in one TSDB call and fill their places in `refs`."""
+        label_sets = [self._labels_of(key) for key in new]
+        if len(self._refs) + len(new) > _CACHE_MAX:
             self._refs.clear()
-        self._refs[key] = ref
-        return ref
+        for (key, at), ref in zip(new.items(), tsdb.get_refs(label_sets), strict=True):
+            self._refs[key] = ref
+            for i in at:
+                refs[i] = ref
+
+    def _labels_of(self, key: tuple[bytes, ...]) -> Labels:
+        """The validated label set of raw `prometheus.Label` messages; each distinct message is
+        decoded and its name checked once, and sorted label sets without empty values (what
+        every Prometheus sends) are taken as they are."""
+        pairs = self._pairs
+        if len(pairs) >= _PAIRS_MAX:
+            pairs.clear()
+        decoded, checked = [], True
+        for raw in key:
+            pair = pairs.get(raw)
+            if pair is None:
+                pair = decode_label(raw)
+                if _LABEL_NAME.fullmatch(pair[0]):
+                    pairs[raw] = pair
+                else:
+                    checked = False
+            decoded.append(pair)
+        if checked and _canonical(decoded):
+            return tuple(decoded)
+        return validate_labels(tuple(decoded))
 
     def _append(
         self, tsdb: TSDB, stats: WriteStats, refs: np.ndarray, ts: np.ndarray, vals: np.ndarray
@@ -150,13 +179,24 @@ def layers(refs: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> list[Layer]:
     return out
 
 
-def decode_labels(key: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:
-    """(name, value) pairs of raw `prometheus.Label` messages."""
+def decode_label(raw: bytes) -> tuple[str, str]:
+    """(name, value) of one raw `prometheus.Label` message, interned like `make_labels`."""
     try:
-        labels = [Label.FromString(raw) for raw in key]
+        label = Label.FromString(raw)
     except DecodeError as exc:
         raise BadRequest(f"cannot decode remote write request: {exc}") from None
-    return tuple((lb.name, lb.value) for lb in labels)
+    interned = make_labels(((label.name, label.value),))
+    return interned[0] if interned else (label.name, label.value)
+
+
+def _canonical(pairs: list[tuple[str, str]]) -> bool:
+    """Names strictly ascending (so unique) and no empty value: already a `Labels`."""
+    prev = ""
+    for name, value in pairs:
+        if name <= prev or not value:
+            return False
+        prev = name
+    return bool(pairs)
 
 
 def decode_samples(raw: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -170,11 +210,13 @@ def decode_samples(raw: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         samples = [Sample.FromString(b) for b in raw]
     except DecodeError as exc:
         raise BadRequest(f"cannot decode remote write request: {exc}") from None
-    return (np.array([s.timestamp for s in samples], dtype=np.int64),
-            np.array([s.value for s in samples], dtype=np.float64))
+    return (
+        np.array([s.timestamp for s in samples], dtype=np.int64),
+        np.array([s.value for s in samples], dtype=np.float64),
+    )
 
 
-_POW7 = (np.uint64(7) * np.arange(10, dtype=np.uint64))
+_POW7 = np.uint64(7) * np.arange(10, dtype=np.uint64)
 
 
 def _decode_samples_np(raw: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -212,15 +213,32 @@ class TSDB:
     def get_ref(self, labels: Labels) -> int:
         """The series id for `labels`, creating the series (logged in the WAL) if new."""
         ref = self.registry.get(labels)
-        if ref is not None:
-            return ref
+        return ref if ref is not None else self.get_refs([labels])[0]
+
+    def get_refs(self, label_sets: Sequence[Labels]) -> list[int]:
+        """The series ids for `label_sets`, creating the new ones under one lock acquisition
+        (one registry batch, one WAL series record with the next append)."""
+        known = [self.registry.get(labels) for labels in label_sets]
+        if None not in known:
+            return cast("list[int]", known)
         with self._lock:
-            ref = self.registry.get(labels)
+            return self._add_series(label_sets)
+
+    def _add_series(self, label_sets: Sequence[Labels]) -> list[int]:
+        """Under the lock: the refs of `label_sets`, registering the unknown ones as a batch."""
+        registry = self.registry
+        new: dict[Labels, int] = {}
+        refs = []
+        for labels in label_sets:
+            ref = registry.get(labels)
             if ref is None:
-                ref = self.registry.add(labels)
-                self.head.ensure_series(ref + 1)
-                self._pending_series.append((ref, SeriesRegistry.flatten(labels)))
-            return ref
+                ref = new.setdefault(labels, len(registry) + len(new))
+            refs.append(ref)
+        if new:
+            first = registry.add_many(list(new))
+            self.head.ensure_series(first + len(new))
+            self._pending_series.extend((ref, SeriesRegistry.flatten(labels)) for labels, ref in new.items())
+        return refs
 
     def _write_pending_series(self) -> None:
         if self._pending_series:
@@ -459,13 +477,23 @@ class TSDB:
             last_bits = self.head.last_bits[:nseries].copy()
         self._save_catalog(nseries)
         self.backend.save_series_state(last_ts, last_bits)
-        run = headmod.collect(frozen, None, headmod.NO_TS, np.iinfo(np.int64).max)
-        self.backend.write_run(run, self.options.block_duration_ms, level=0)
+        self._write_frozen(frozen)
         with self._lock:
             self.head.drop_frozen()
         freed = self.wal.drop_below(keep_from)
         self._last_flush_ms = now_ms
-        log.info("head flushed: %d samples to level-0 parts, %d WAL bytes freed", len(run), freed)
+        flushed = sum(len(b) for b in frozen)
+        log.info("head flushed: %d samples to level-0 parts, %d WAL bytes freed", flushed, freed)
+
+    def _write_frozen(self, frozen: list[headmod.Batch]) -> None:
+        """Write frozen batches one block window at a time: the flush's copies (gathered,
+        sorted, encoded) are one window's, each freed before the next is gathered."""
+        assert self.backend is not None
+        d = self.options.block_duration_ms
+        if not frozen:
+            return
+        for window in np.unique(np.concatenate([b.ts - b.ts % d for b in frozen])).tolist():
+            self.backend.write_run(headmod.collect(frozen, None, window, window + d - 1), d, level=0)
 
     def _save_catalog(self, nseries: int) -> None:
         assert self.backend is not None
@@ -544,9 +572,7 @@ class TSDB:
         for unit in self.backend.pending_imports():
             labels, run = self.backend.read_import(unit)
             with self._lock:
-                mapping = np.array(
-                    [self.get_ref(SeriesRegistry.canonical(flat)) for flat in labels], dtype=np.uint32
-                )
+                mapping = np.array(self.get_refs([SeriesRegistry.canonical(f) for f in labels]), np.uint32)
                 self._write_pending_series()
                 nseries = len(self.registry)
             self._save_catalog(nseries)

@@ -39,19 +39,34 @@ class SeriesRegistry:
 
     def add(self, labels: Labels) -> int:
         """Register a new label set and return its ref (the caller checked it is new)."""
-        ref = len(self._labels)
-        self._labels.append(labels)
-        self._refs[labels] = ref
+        return self.add_many([labels])
+
+    def add_many(self, new: Sequence[Labels]) -> int:
+        """Register new, distinct label sets (the caller checked); returns the first one's ref.
+
+        Postings grow once per (name, value) pair of the batch, not once per series."""
+        first = len(self._labels)
+        self._labels.extend(new)
+        self._refs.update(zip(new, range(first, first + len(new)), strict=True))
+        grouped: dict[tuple[str, str], list[int]] = {}
+        for ref, labels in enumerate(new, first):
+            for pair in labels:
+                refs = grouped.get(pair)
+                if refs is None:
+                    grouped[pair] = [ref]
+                else:
+                    refs.append(ref)
         postings = self._postings
-        for name, value in labels:
+        for (name, value), refs in grouped.items():
             by_value = postings.get(name)
             if by_value is None:
                 by_value = postings[name] = {}
             plist = by_value.get(value)
             if plist is None:
-                plist = by_value[value] = array("I")
-            plist.append(ref)
-        return ref
+                by_value[value] = array("I", refs)
+            else:
+                plist.extend(refs)
+        return first
 
     @staticmethod
     def canonical(flat: Sequence[str]) -> Labels:
