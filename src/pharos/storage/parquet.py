@@ -98,25 +98,40 @@ def write_parquet_atomic(table: pa.Table, path: Path, **options: object) -> int:
 def sort_dedup(run: SampleRun, priority: np.ndarray | None = None) -> SampleRun:
     """Sort by (series, ts) and drop repeated (series, ts), keeping the lowest priority value
     (earliest written) or, without priorities, the first occurrence."""
-    n = len(run)
-    if n == 0:
+    if len(run) == 0:
         return run
-    keys = (np.arange(n), run.ts, run.series) if priority is None else (priority, run.ts, run.series)
-    order = np.lexsort(keys)
-    s, t = run.series[order], run.ts[order]
-    keep = np.ones(n, dtype=bool)
+    order, s, t = _sort_order(run, priority)
+    keep = np.ones(len(run), dtype=bool)
     keep[1:] = (s[1:] != s[:-1]) | (t[1:] != t[:-1])
-    order = order[keep]
-    return SampleRun(run.series[order], run.ts[order], run.values[order])
+    if keep.all():
+        return SampleRun(s, t, run.values[order])
+    return SampleRun(s[keep], t[keep], run.values[order[keep]])
+
+
+def _sort_order(run: SampleRun, priority: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, series[order], ts[order]) sorting by (series, ts, priority or position); a
+    stable sort by series alone when that already puts each series' samples in time order
+    (a head written scrape by scrape): no position key, fewer temporaries."""
+    if priority is None:
+        order = np.argsort(run.series, kind="stable")
+        s, t = run.series[order], run.ts[order]
+        if not ((s[1:] == s[:-1]) & (t[1:] < t[:-1])).any():
+            return order, s, t
+        del order, s, t
+    keys = (np.arange(len(run)), run.ts, run.series) if priority is None else (priority, run.ts, run.series)
+    order = np.lexsort(keys)
+    return order, run.series[order], run.ts[order]
 
 
 def _scaled(values: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scaled ints, mask of values they reproduce bit-exactly)."""
+    """(scaled ints, mask of values they reproduce bit-exactly); temporaries reused in place."""
     with np.errstate(invalid="ignore", over="ignore"):
-        scaled = np.round(values * 10.0**scale)
-        ok = np.isfinite(scaled) & (np.abs(scaled) < _EXACT_LIMIT)
-        ints = np.where(ok, scaled, 0).astype(np.int64)
-        back = ints.astype(np.float64) / 10.0**scale
+        scaled = np.round(values * 10.0**scale, out=np.empty_like(values))
+        ok = np.isfinite(scaled)
+        ok &= np.abs(scaled) < _EXACT_LIMIT
+        np.copyto(scaled, 0.0, where=~ok)
+        ints = scaled.astype(np.int64)
+        back = np.divide(ints, 10.0**scale, out=scaled)
     ok &= back.view(np.uint64) == values.view(np.uint64)
     return ints, ok
 
@@ -223,14 +238,17 @@ class ParquetBackend:
         """Write samples (any order) as one sorted file per aligned window."""
         if len(run) == 0:
             return []
-        run = sort_dedup(run)
+        first, last = int(run.ts.min()), int(run.ts.max())
+        if first - first % window_ms == last - last % window_ms:
+            run = sort_dedup(run)  # the caller's run is freed here if nothing else holds it
+            return [self._write_file(run, first - first % window_ms, level)]
         windows = run.ts - run.ts % window_ms
         out = []
         for w in np.unique(windows):
             sel = windows == w
-            out.append(
-                self._write_file(SampleRun(run.series[sel], run.ts[sel], run.values[sel]), int(w), level)
-            )
+            part = sort_dedup(SampleRun(run.series[sel], run.ts[sel], run.values[sel]))
+            out.append(self._write_file(part, int(w), level))
+            del part
         return out
 
     def _write_file(self, run: SampleRun, window: int, level: int) -> BlockInfo:
