@@ -56,7 +56,6 @@ BLOCK_OPTIONS: dict[str, object] = {  # plain blocks live until compaction encod
     "data_page_size": 4 << 20,
 }
 ROW_GROUP_ROWS = 256 * 1024
-ENCODED_GROUP_ROWS = 64 * 1024  # a skip-index hit decompresses one row group: keep them small
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +144,7 @@ class BlockWriter:
         unit = np.arange(part.num_rows, dtype=np.uint32) // skipindex.UNIT_ROWS + len(self._units)
         self._units.extend(skipindex.build(part.column("line")))
         table = _encoded_rows(part).append_column("unit", pa.array(unit, pa.uint32()))
-        self._writer.write_table(table, row_group_size=ENCODED_GROUP_ROWS)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def commit(self, name: str | None = None) -> Block | None:
         """fsync and rename into place (None when nothing was written)."""

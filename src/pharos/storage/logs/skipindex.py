@@ -3,8 +3,8 @@ of the line bytes' 4-grams, so a `|= "needle"` scan reads only the units that ma
 
 Grams made only of `0-9a-f` are left out (random ids and numbers hold nearly all of them, so they
 would only fill the filter); a needle is checked with its other grams. Each unit's filter is built
-at 2^20 bits and folded (OR of neighbours) to the smallest power of two at least twice the
-number of distinct grams it holds (at most ~40% of bits set). A unit may be a false positive, never a false
+at 2^20 bits and folded (OR of neighbours) to the smallest power of two at least three times the
+number of distinct grams it holds (~25-30% of bits set). A unit may be a false positive, never a false
 negative, so results stay exact: the scan still applies the filter to every row it reads.
 
 Serialised (the block's Parquet key-value metadata `pharos.skip`, zstd): u32 UNIT_ROWS, then per
@@ -21,10 +21,10 @@ import numpy as np
 import pyarrow as pa
 
 KEY = b"pharos.skip"
-UNIT_ROWS = 4096
+UNIT_ROWS = 8192
 FULL_BITS = 20
 MIN_BITS = 10
-BITS_PER_GRAM = 2
+BITS_PER_GRAM = 3
 _MULT = np.uint32(0x9E3779B1)
 _BORING = np.zeros(256, dtype=bool)
 _BORING[list(b"0123456789abcdef")] = True
