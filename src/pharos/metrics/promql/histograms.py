@@ -110,32 +110,32 @@ def _rank(x: float, les: list[float], counts: list[float], is_lower: bool) -> fl
 
 
 def histogram_quantile(ev: Any, q: np.ndarray, v: Vector, pos: int = 0) -> Vector:
-    """histogram_quantile(q, buckets) for classic histograms."""
+    """histogram_quantile(q, buckets) for classic histograms. Each (histogram, step) cell is
+    evaluated over the buckets present there; cells with the same bucket bounds go together."""
     groups = list(_bucket_groups(ev, v, pos).items())
     steps = v.values.shape[1]
     out = np.full((len(groups), steps), np.nan)
     has = np.zeros((len(groups), steps), bool)
-    fixed = np.zeros(len(groups), bool)
-    batches: dict[tuple[float, ...], list[tuple[int, np.ndarray]]] = {}
+    batches: dict[tuple[float, ...], list[tuple[int, np.ndarray, np.ndarray]]] = {}
     for g, (_, members) in enumerate(groups):
         members.sort(key=lambda p: p[0])
         les = np.array([p[0] for p in members])
         rows = np.array([p[1] for p in members])
         present = v.present[rows]
         has[g] = present.any(axis=0)
-        if steps == 0 or (present == present[:, :1]).all():
-            sel = present[:, 0] if steps else np.zeros(len(rows), bool)
-            batches.setdefault(tuple(les[sel].tolist()), []).append((g, rows[sel]))
-            continue
-        for t in np.flatnonzero(has[g]):
-            sel = present[:, t]
-            res, fix = _quantile(q[t : t + 1], les[sel], v.values[rows[sel], t : t + 1][None])
-            out[g, t] = res[0, 0]
-            fixed[g] |= fix[0]
+        patterns, which = np.unique(present.T, axis=0, return_inverse=True)
+        for p, sel in enumerate(patterns):
+            if sel.any():
+                cells = np.flatnonzero(which.ravel() == p)
+                batches.setdefault(tuple(les[sel].tolist()), []).append((g, rows[sel], cells))
+    fixed = np.zeros(len(groups), bool)
     for les_key, items in batches.items():
-        idx = np.array([g for g, _ in items])
-        counts = v.values[np.array([r for _, r in items])] if les_key else np.zeros((len(idx), 0, steps))
-        out[idx], fixed[idx] = _quantile(q, np.array(les_key), counts)
+        counts = np.concatenate([v.values[rows][:, cells].T for _, rows, cells in items])
+        at_g = np.concatenate([np.full(len(cells), g) for g, _, cells in items])
+        at_t = np.concatenate([cells for _, _, cells in items])
+        res, fix = _quantile(q[at_t][:, None], np.array(les_key), counts[:, :, None])
+        out[at_g, at_t] = res[:, 0]
+        fixed[at_g[fix]] = True
     for g in np.flatnonzero(fixed):
         _monotonic_info(ev, groups[g][0], pos)
     return _result([k for k, _ in groups], out, has, steps)
@@ -152,7 +152,8 @@ def _monotonic_info(ev: Any, key: Labels, pos: int) -> None:
 
 def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prometheus's bucketQuantile for sorted upper bounds shared by G histograms: (G, B, T)
-    cumulative counts in, (G, T) quantiles and per-histogram "fixed for monotonicity" out."""
+    cumulative counts and q broadcastable to (G, T) in, (G, T) quantiles and per-histogram
+    "fixed for monotonicity" out."""
     groups, _, steps = counts.shape
     fixed = np.zeros(groups, bool)
     nan = np.full((groups, steps), np.nan)
