@@ -169,38 +169,50 @@ def _vector_vector(op: str, lhs: Vector, rhs: Vector, mod: Any, return_bool: boo
     msigs = [sigf(ls) for ls in many.labels]
     if card == pp.VectorMatchCardinality.OneToOne:
         _check_one_to_one(many, msigs, one_sel)
-    labels: list[Labels] = []
-    vals, pres, drops = [], [], []
-    is_cmp = op in COMPARISONS
     steps = many.values.shape[1]
-    cols = np.arange(steps)
-    for i, sig in enumerate(msigs):
-        sel = one_sel.get(sig)
-        if sel is None:
-            continue
-        matched = many.present[i] & (sel >= 0)
-        if not matched.any():
-            continue
-        ov = one.values[np.maximum(sel, 0), cols]
-        mv = many.values[i]
-        a, b = (ov, mv) if swapped else (mv, ov)
-        if is_cmp:
-            keep = compare(op, a, b)
-            value = keep.astype(float) if return_bool else a
-            present = matched if return_bool else matched & keep
-            drop = bool(return_bool or many.drop_name[i])
-        else:
-            value, present, drop = arith(op, a, b), matched, True
-        for j in np.unique(sel[matched]):
-            mask = present & (sel == j)
-            if mask.any():
-                labels.append(_result_labels(many.labels[i], one.labels[j], mod, card))
-                vals.append(value)
-                pres.append(mask)
-                drops.append(drop)
-    if not labels:
+    rows = [i for i, sig in enumerate(msigs) if sig in one_sel]
+    if not rows:
         return Vector.empty(steps)
-    out = Vector(labels, np.array(vals), np.array(pres), np.array(drops, bool))
+    sel = np.array([one_sel[msigs[i]] for i in rows]).reshape(len(rows), steps)
+    matched = many.present[rows] & (sel >= 0)
+    ov, mv = one.values[np.maximum(sel, 0), np.arange(steps)[None, :]], many.values[rows]
+    a, b = (ov, mv) if swapped else (mv, ov)
+    if op in COMPARISONS:
+        keep = compare(op, a, b)
+        value = keep.astype(float) if return_bool else a
+        present = matched if return_bool else matched & keep
+        drops = return_bool | many.drop_name[rows]
+    else:
+        value, present, drops = arith(op, a, b), matched, np.ones(len(rows), bool)
+    return _matched_rows(many, one, rows, sel, (value, present, matched, drops), mod, card)
+
+
+def _matched_rows(
+    many: Vector,
+    one: Vector,
+    rows: list[int],
+    sel: np.ndarray,
+    result: tuple[np.ndarray, ...],
+    mod: Any,
+    card: Any,
+) -> Vector:
+    """One output series per (many-side row, matched one-side row) with any point present, in
+    row order then one-side index order."""
+    value, present, matched, drops = result
+    lo = np.where(matched, sel, np.iinfo(np.int64).max).min(axis=1)
+    single = lo == np.where(matched, sel, -1).max(axis=1)
+    labels: list[Labels] = []
+    picks: list[tuple[int, np.ndarray]] = []
+    for r in np.flatnonzero(matched.any(axis=1)).tolist():
+        for j in [int(lo[r])] if single[r] else np.unique(sel[r][matched[r]]).tolist():
+            mask = present[r] if single[r] else present[r] & (sel[r] == j)
+            if mask.any():
+                labels.append(_result_labels(many.labels[rows[r]], one.labels[j], mod, card))
+                picks.append((r, mask))
+    if not labels:
+        return Vector.empty(value.shape[1])
+    at = [r for r, _ in picks]
+    out = Vector(labels, value[at], np.array([m for _, m in picks]), np.asarray(drops, bool)[at])
     _check_unique(out)
     return out
 
