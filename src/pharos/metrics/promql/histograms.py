@@ -136,8 +136,8 @@ def histogram_quantile(ev: Any, q: np.ndarray, v: Vector, pos: int = 0) -> Vecto
         res, fix = _quantile(q[at_t][:, None], np.array(les_key), counts[:, :, None])
         out[at_g, at_t] = res[:, 0]
         fixed[at_g[fix]] = True
-    for g in np.flatnonzero(fixed):
-        _monotonic_info(ev, groups[g][0], pos)
+    for fixed_at in np.flatnonzero(fixed).tolist():
+        _monotonic_info(ev, groups[fixed_at][0], pos)
     return _result([k for k, _ in groups], out, has, steps)
 
 
@@ -161,7 +161,7 @@ def _quantile(q: np.ndarray, les: np.ndarray, counts: np.ndarray) -> tuple[np.nd
         return _edge(q, nan), fixed
     uniq, inv = np.unique(les, return_inverse=True)
     c = np.zeros((groups, len(uniq), steps))
-    np.add.at(c, (slice(None), inv), counts)
+    np.add.at(c.transpose(1, 0, 2), inv, counts.transpose(1, 0, 2))  # buckets with equal bounds
     les = uniq
     prev = c[:, 0].copy()
     for i in range(1, len(les)):
