@@ -46,6 +46,7 @@ BLOCK_SCHEMA = pa.schema(
 _SCALE_KEY = b"pharos.value_scale"
 _MAX_SCALE = 6
 _EXACT_LIMIT = 2**53
+_SCALE_PROBE = 1 << 16  # values looked at to choose a file's decimal scale
 BLOCK_OPTIONS: dict[str, object] = {
     "compression": "zstd",
     "compression_level": 9,
@@ -111,8 +112,9 @@ def sort_dedup(run: SampleRun, priority: np.ndarray | None = None) -> SampleRun:
 def _sort_order(run: SampleRun, priority: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, series[order], ts[order]) sorting by (series, ts, priority or position); a
     stable sort by series alone when that already puts each series' samples in time order
-    (a head written scrape by scrape): no position key, fewer temporaries."""
-    if priority is None:
+    (a head written scrape by scrape, or files read in priority order) and priorities do not
+    decrease along the run: no position key, fewer temporaries."""
+    if priority is None or not (priority[1:] < priority[:-1]).any():
         order = np.argsort(run.series, kind="stable")
         s, t = run.series[order], run.ts[order]
         if not ((s[1:] == s[:-1]) & (t[1:] < t[:-1])).any():
@@ -121,6 +123,13 @@ def _sort_order(run: SampleRun, priority: np.ndarray | None) -> tuple[np.ndarray
     keys = (np.arange(len(run)), run.ts, run.series) if priority is None else (priority, run.ts, run.series)
     order = np.lexsort(keys)
     return order, run.series[order], run.ts[order]
+
+
+def _drain(parts: list[np.ndarray]) -> np.ndarray:
+    """The concatenation of `parts`, which is emptied (so the parts can be freed)."""
+    out = np.concatenate(parts) if parts else np.zeros(0)
+    parts.clear()
+    return out
 
 
 def _scaled(values: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,21 +146,25 @@ def _scaled(values: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode_values(values: np.ndarray) -> tuple[int, pa.Array, pa.Array]:
-    """Choose the smallest decimal scale that represents (nearly) all values exactly."""
-    best: tuple[int, np.ndarray, np.ndarray] | None = None
+    """Values as scaled ints where that is exact, floats elsewhere; the scale is the smallest
+    that represents (nearly) all of an evenly spaced probe of the values exactly, so the
+    values are scaled once (whatever the scale, every value round-trips bit-exactly)."""
+    probe = values[:: max(1, len(values) // _SCALE_PROBE)]
+    scale = _choose_scale(probe)
+    ints, ok = _scaled(values, scale)
+    return scale, pa.array(ints, pa.int64(), mask=~ok), pa.array(values, pa.float64(), mask=ok)
+
+
+def _choose_scale(values: np.ndarray) -> int:
+    """The smallest decimal scale that represents > 99.9% of `values` exactly, or the best."""
+    best_scale, best_exact = 0, -1
     for scale in range(_MAX_SCALE + 1):
-        ints, ok = _scaled(values, scale)
-        if best is None or ok.sum() > best[2].sum():
-            best = (scale, ints, ok)
-        if ok.mean() > 0.999:
+        exact = int(_scaled(values, scale)[1].sum())
+        if exact > best_exact:
+            best_scale, best_exact = scale, exact
+        if exact > 0.999 * len(values):
             break
-    assert best is not None
-    scale, ints, ok = best
-    return (
-        scale,
-        pa.array(ints, pa.int64(), mask=~ok),
-        pa.array(values, pa.float64(), mask=ok),
-    )
+    return best_scale
 
 
 def _block_name(info_level: int, window: int, mint: int, maxt: int) -> str:
@@ -270,10 +283,31 @@ class ParquetBackend:
         windows = {b.window for b in blocks}
         if len(windows) != 1:
             raise ValueError(f"compact: files span several windows {sorted(windows)}")
-        run = self._read(blocks, None, None, None)
+        run = self._read_whole(blocks)
         info = self._write_file(run, windows.pop(), 1)
         self.drop_blocks(blocks)
         return info
+
+    def _read_whole(self, blocks: Sequence[BlockInfo]) -> SampleRun:
+        """Every sample of `blocks` (in priority order), sorted and deduplicated; read row group
+        by row group with pyarrow, each column's parts freed once concatenated (each file is
+        sorted, so the sort merges runs and needs no position key)."""
+        series: list[np.ndarray] = []
+        ts: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        sizes = []
+        for b in blocks:
+            path = self.block_dir / b.name
+            stats = br.read_stats(path, _SCALE_KEY)
+            before = len(ts)
+            for i in range(len(stats.smin)):
+                group = br.decode_row_group(path, i, stats.scale)
+                series.append(group.series)
+                ts.append(group.ts)
+                values.append(group.values)
+            sizes.append(sum(len(t) for t in ts[before:]))
+        priority = np.repeat(np.arange(len(blocks), dtype=np.int32), sizes)
+        return sort_dedup(SampleRun(_drain(series), _drain(ts), _drain(values)), priority)
 
     def drop_blocks(self, blocks: Sequence[BlockInfo]) -> None:
         with self._lock:
@@ -362,9 +396,13 @@ class ParquetBackend:
             cur.close()
         if table.num_rows == 0:
             return empty
-        cols = [c.to_numpy() for c in table.combine_chunks().columns]
-        run = SampleRun(cols[0].astype(np.uint32), cols[1].astype(np.int64), cols[2].astype(np.float64))
-        return sort_dedup(run, cols[3])
+        series, ts, values, k = (c.to_numpy() for c in table.combine_chunks().columns)
+        run = SampleRun(
+            series.astype(np.uint32, copy=False),
+            ts.astype(np.int64, copy=False),
+            values.astype(np.float64, copy=False),
+        )
+        return sort_dedup(run, k)
 
     def latest(self, blocks: Sequence[BlockInfo]) -> SampleRun:
         """The newest sample of every series in `blocks` (to restore per-series state)."""
