@@ -21,6 +21,7 @@ Arrow operations; `register` makes it the SQL function `pharos_line` of a DuckDB
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import duckdb
@@ -97,27 +98,85 @@ def _derived_length(char: str) -> int:
     return 11 + int(arg) if kind == "epoch" else _FIELD_WIDTH[str(arg)]
 
 
+_WORD = np.zeros(256, dtype=bool)
+_WORD[[ord(c) for c in string.ascii_letters + string.digits + "_."]] = True
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
+
+
+def _bounds(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The data bytes and the n + 1 offsets of a string array."""
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(
+        np.int64
+    )
+    data = arr.buffers()[2]
+    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)), offsets
+
+
+def _json_strings(text: np.ndarray, line_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ranges of the `":"[^"\\]*` variables of `text` (lines start where `line_start`)."""
+    quote = text == ord('"')
+    cand = np.flatnonzero(
+        quote[:-2] & (text[1:-1] == ord(":")) & quote[2:] & ~line_start[1:-2] & ~line_start[2:-1]
+    )
+    keep = np.ones(len(cand), dtype=bool)
+    for i in np.flatnonzero(np.diff(cand) == 2) + 1:  # in `":":"` the second lies inside the first
+        keep[i] = not keep[i - 1]
+    cand = cand[keep]
+    stop = line_start.copy()
+    stop[:-1] |= quote | (text == ord("\\"))
+    stops = np.flatnonzero(stop)
+    return cand, stops[np.searchsorted(stops, cand + 3)]
+
+
+def _merged(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two sorted arrays merged into one sorted array."""
+    return np.insert(a, np.searchsorted(a, b), b)
+
+
+def _variables(text: np.ndarray, line_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted byte ranges of the variables of `text`, as VAR_RE finds them: JSON string values,
+    then the runs of word characters and dots holding a digit outside them."""
+    n = len(text)
+    s_start, s_end = _json_strings(text, line_start)
+    edges = np.zeros(n + 1, dtype=np.int8)
+    edges[s_start] = 1
+    edges[s_end] -= 1  # ranges are disjoint: the ends are distinct
+    word = np.r_[False, _WORD[text] & ~np.cumsum(edges[:n], dtype=np.int8).astype(bool), False]
+    run_start = np.flatnonzero(word[1:-1] & (~word[:-2] | line_start[:n]))
+    run_end = np.flatnonzero(word[1:-1] & (~word[2:] | line_start[1:])) + 1
+    if len(run_start):
+        held = np.logical_or.reduceat(_DIGIT[text] & word[1:-1], run_start)
+        run_start, run_end = run_start[held], run_end[held]
+    order = np.argsort(np.r_[s_start, run_start], kind="stable")
+    return np.r_[s_start, run_start][order], np.r_[s_end, run_end][order]
+
+
 class _Split:
     """Lines split into parts (n + 1 per line) and variables (n per line), flattened."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, lines: pa.Array) -> None:
-        con.register("src", pa.table({"line": lines}))
-        out = (
-            con.sql(
-                f"SELECT regexp_split_to_array(line, '{VAR_RE}') AS parts, regexp_extract_all(line, '{VAR_RE}') AS vars "
-                "FROM src"
-            )
-            .to_arrow_table()
-            .combine_chunks()
-        )
-        parts, values = out.column("parts").chunk(0), out.column("vars").chunk(0)
+    def __init__(self, lines: pa.Array) -> None:
+        data, offsets = _bounds(lines)
+        lo = int(offsets[0])
+        line_start = np.zeros(int(offsets[-1]) - lo + 1, dtype=bool)
+        line_start[offsets - lo] = True
+        start, end = _variables(data[lo : int(offsets[-1])], line_start)
+        start, end = start + lo, end + lo
         self.n = len(lines)
-        self.parts = parts.flatten()
-        self.values = values.flatten()
-        counts = np.diff(np.asarray(values.offsets))
-        self.var_offsets = np.asarray(values.offsets, dtype=np.int64)
-        self.row_of_var = np.repeat(np.arange(self.n, dtype=np.int64), counts)
+        bounds = _merged(np.column_stack([start, end]).ravel(), offsets[:-1]).astype(np.int32)
+        pieces = pa.Array.from_buffers(
+            pa.string(),
+            len(bounds),
+            [None, pa.py_buffer(np.r_[bounds, np.int32(offsets[-1])]), lines.buffers()[2]],
+        )
+        self.row_of_var = np.searchsorted(offsets, start, side="right") - 1
+        counts = np.bincount(self.row_of_var, minlength=self.n)
+        self.var_offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
         self.row_of_part = np.repeat(np.arange(self.n, dtype=np.int64), counts + 1)
+        k = np.arange(len(start), dtype=np.int64)
+        self.values = pieces.take(pa.array(2 * k + self.row_of_var + 1))
+        q = np.arange(len(self.row_of_part), dtype=np.int64)
+        self.parts = pieces.take(pa.array(2 * q - self.row_of_part))
 
 
 def _slot_keys(split: _Split) -> np.ndarray:
@@ -221,31 +280,27 @@ def encode(table: pa.Table) -> pa.Table:
         return ENCODED_SCHEMA.empty_table()
     lines = table.column("line").combine_chunks()
     ts = table.column("ts").combine_chunks()
-    con = duckdb.connect(config={"threads": 1})
-    try:
-        split = _Split(con, lines)
-        derived = _derived(split, ts)
-        slot = _slots(np.where(derived > 0, -1, _slot_keys(split)), split.values)
-        codes = np.where(derived > 0, derived, np.where(slot >= 0, slot + SLOT_BASE, 0))
-        markers = pa.array([MARK + chr(c) for c in range(128)])
-        pieces = pc.if_else(pa.array(codes > 0), markers.take(pa.array(codes)), split.values)
-        marked = pc.match_substring(lines, MARK)
-        tpl = pc.if_else(marked, pa.nulls(split.n, pa.string()), _templates(split, pieces))
-        columns = {
-            "stream": table.column("stream"),
-            "ts": ts,
-            "tpl": tpl,
-            "line": None,
-            "meta": table.column("meta"),
-        }
-        for s, name in enumerate(SLOT_COLUMNS):
-            idx = np.full(split.n, -1, dtype=np.int64)
-            sel = np.flatnonzero(slot == s)
-            idx[split.row_of_var[sel]] = sel
-            columns[name] = split.values.take(pa.array(idx, mask=idx < 0)).cast(pa.string())
-        return _verified(lines, columns)
-    finally:
-        con.close()
+    split = _Split(lines)
+    derived = _derived(split, ts)
+    slot = _slots(np.where(derived > 0, -1, _slot_keys(split)), split.values)
+    codes = np.where(derived > 0, derived, np.where(slot >= 0, slot + SLOT_BASE, 0))
+    markers = pa.array([MARK + chr(c) for c in range(128)])
+    pieces = pc.if_else(pa.array(codes > 0), markers.take(pa.array(codes)), split.values)
+    marked = pc.match_substring(lines, MARK)
+    tpl = pc.if_else(marked, pa.nulls(split.n, pa.string()), _templates(split, pieces))
+    columns = {
+        "stream": table.column("stream"),
+        "ts": ts,
+        "tpl": tpl,
+        "line": None,
+        "meta": table.column("meta"),
+    }
+    for s, name in enumerate(SLOT_COLUMNS):
+        idx = np.full(split.n, -1, dtype=np.int64)
+        sel = np.flatnonzero(slot == s)
+        idx[split.row_of_var[sel]] = sel
+        columns[name] = split.values.take(pa.array(idx, mask=idx < 0)).cast(pa.string())
+    return _verified(lines, columns)
 
 
 def _verified(lines: pa.Array, columns: dict[str, object]) -> pa.Table:
