@@ -295,12 +295,35 @@ def encode(table: pa.Table) -> pa.Table:
         "line": None,
         "meta": table.column("meta"),
     }
-    for s, name in enumerate(SLOT_COLUMNS):
-        idx = np.full(split.n, -1, dtype=np.int64)
-        sel = np.flatnonzero(slot == s)
-        idx[split.row_of_var[sel]] = sel
-        columns[name] = split.values.take(pa.array(idx, mask=idx < 0)).cast(pa.string())
+    columns.update(zip(SLOT_COLUMNS, _slot_columns(split, slot), strict=True))
     return _verified(lines, columns)
+
+
+def _slot_columns(split: _Split, slot: np.ndarray) -> list[pa.Array]:
+    """The SLOTS columns: per row the value of its variable in that slot (at most one), else null."""
+    order = np.flatnonzero(slot >= 0)
+    order = order[np.argsort(slot[order], kind="stable")]
+    gathered = split.values.take(pa.array(order)).cast(pa.string())
+    _, offsets = _bounds(gathered)
+    bounds = np.searchsorted(slot[order], np.arange(SLOTS + 1))
+    out = []
+    for s in range(SLOTS):
+        rows = split.row_of_var[order[bounds[s] : bounds[s + 1]]]
+        if not len(rows):
+            out.append(pa.nulls(split.n, pa.string()))
+            continue
+        lengths = np.zeros(split.n + 1, dtype=np.int64)
+        lengths[rows + 1] = np.diff(offsets[bounds[s] : bounds[s + 1] + 1])
+        valid = np.zeros(split.n, dtype=bool)
+        valid[rows] = True
+        own = (np.cumsum(lengths) + offsets[bounds[s]]).astype(np.int32)
+        buffers = [
+            pa.py_buffer(np.packbits(valid, bitorder="little")),
+            pa.py_buffer(own),
+            gathered.buffers()[2],
+        ]
+        out.append(pa.Array.from_buffers(pa.string(), split.n, buffers, split.n - len(rows)))
+    return out
 
 
 def _verified(lines: pa.Array, columns: dict[str, object]) -> pa.Table:
@@ -328,17 +351,23 @@ def _first_bytes(arr: pa.Array, idx: np.ndarray) -> np.ndarray:
 
 
 def _values(codes: np.ndarray, rows: np.ndarray, ts: pa.Array, values: tuple[pa.Array, ...]) -> pa.Array:
-    """The value each marker (slot code, row) stands for."""
-    n = len(ts)
-    sources = [v.cast(pa.string()) for v in values]
-    index = (codes - SLOT_BASE) * n + rows
-    base = len(sources) * n
-    for char in DERIVED:
-        hit = np.flatnonzero(codes == ord(char))
-        if len(hit):
-            sources.append(derived_text(pc.take(ts, pa.array(rows[hit])), char))
+    """The value each marker (slot code, row) stands for (null for a code naming nothing)."""
+    sources: list[pa.Array] = [pa.nulls(1, pa.string())]
+    index = np.zeros(len(codes), dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    for code in np.unique(ordered):
+        hit = order[np.searchsorted(ordered, code) : np.searchsorted(ordered, code, side="right")]
+        base = sum(len(src) for src in sources)
+        if chr(code) in DERIVED:
+            sources.append(derived_text(pc.take(ts, pa.array(rows[hit])), chr(code)))
             index[hit] = base + np.arange(len(hit))
-            base += len(hit)
+        elif 0 <= code - SLOT_BASE < len(values):
+            column = values[code - SLOT_BASE]
+            valid = np.asarray(column.is_valid(), dtype=bool)
+            rank = np.cumsum(valid) - 1
+            index[hit] = np.where(valid[rows[hit]], base + rank[rows[hit]], 0)
+            sources.append(column.drop_null().cast(pa.string()))
     return pa.concat_arrays(sources).take(pa.array(index))
 
 
