@@ -351,23 +351,17 @@ def _first_bytes(arr: pa.Array, idx: np.ndarray) -> np.ndarray:
 
 
 def _values(codes: np.ndarray, rows: np.ndarray, ts: pa.Array, values: tuple[pa.Array, ...]) -> pa.Array:
-    """The value each marker (slot code, row) stands for (null for a code naming nothing)."""
-    sources: list[pa.Array] = [pa.nulls(1, pa.string())]
-    index = np.zeros(len(codes), dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
-    ordered = codes[order]
-    for code in np.unique(ordered):
-        hit = order[np.searchsorted(ordered, code) : np.searchsorted(ordered, code, side="right")]
-        base = sum(len(src) for src in sources)
-        if chr(code) in DERIVED:
-            sources.append(derived_text(pc.take(ts, pa.array(rows[hit])), chr(code)))
+    """The value each marker (slot code, row) stands for."""
+    n = len(ts)
+    sources = [v.cast(pa.string()) for v in values]
+    index = (codes - SLOT_BASE) * n + rows
+    base = len(sources) * n
+    for char in DERIVED:
+        hit = np.flatnonzero(codes == ord(char))
+        if len(hit):
+            sources.append(derived_text(pc.take(ts, pa.array(rows[hit])), char))
             index[hit] = base + np.arange(len(hit))
-        elif 0 <= code - SLOT_BASE < len(values):
-            column = values[code - SLOT_BASE]
-            valid = np.asarray(column.is_valid(), dtype=bool)
-            rank = np.cumsum(valid) - 1
-            index[hit] = np.where(valid[rows[hit]], base + rank[rows[hit]], 0)
-            sources.append(column.drop_null().cast(pa.string()))
+            base += len(hit)
     return pa.concat_arrays(sources).take(pa.array(index))
 
 
