@@ -13,9 +13,11 @@ are compacted blocks covering one aligned window (2h by default).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -46,6 +48,8 @@ BLOCK_SCHEMA = pa.schema(
 _SCALE_KEY = b"pharos.value_scale"
 _MAX_SCALE = 6
 _EXACT_LIMIT = 2**53
+# glibc's malloc_trim (None elsewhere, e.g. musl or macOS)
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None) if sys.platform == "linux" else None
 _SCALE_PROBE = 1 << 16  # values looked at to choose a file's decimal scale
 BLOCK_OPTIONS: dict[str, object] = {
     "compression": "zstd",
@@ -125,10 +129,13 @@ def _sort_order(run: SampleRun, priority: np.ndarray | None) -> tuple[np.ndarray
     return order, run.series[order], run.ts[order]
 
 
-def _release_arrow_memory() -> None:
-    """Hand the memory Arrow's pool kept after a file write or read back to the OS (mimalloc
-    holds ~100 MB after a head flush or compaction of 2M samples otherwise)."""
+def _release_memory() -> None:
+    """Hand the memory freed after a file write or read back to the OS: Arrow's pool (mimalloc
+    holds ~100 MB after a head flush or compaction of 2M samples otherwise) and glibc's heap
+    (numpy's sort temporaries), so that neither allocator keeps what the other then needs."""
     pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _drain(parts: list[np.ndarray]) -> np.ndarray:
@@ -269,7 +276,7 @@ class ParquetBackend:
                 part = sort_dedup(SampleRun(run.series[sel], run.ts[sel], run.values[sel]))
                 out.append(self._write_file(part, int(w), level))
                 del part
-        _release_arrow_memory()
+        _release_memory()
         return out
 
     def _write_file(self, run: SampleRun, window: int, level: int) -> BlockInfo:
@@ -294,7 +301,7 @@ class ParquetBackend:
         run = self._read_whole(blocks)
         info = self._write_file(run, windows.pop(), 1)
         del run
-        _release_arrow_memory()
+        _release_memory()
         self.drop_blocks(blocks)
         return info
 
