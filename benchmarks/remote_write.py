@@ -47,6 +47,8 @@ from e2e_harness import (
 )
 from server_figures import figures
 
+from pharos.agent.ship import length_delimited, varint
+
 HERE = Path(__file__).resolve().parent
 FLOOR, TARGET = 0.5, 1.0
 STEP_MS = 15_000
@@ -63,19 +65,6 @@ METRICS = ["node_cpu_seconds_total", "node_network_receive_bytes_total", "node_d
 # ------------------------------------------------------------------------------ payloads
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _ld(tag: int, payload: bytes) -> bytes:
-    return bytes((tag,)) + _varint(len(payload)) + payload
-
-
 def series_labels(group: int, i: int) -> bytes:
     """The encoded Label messages (sorted by name) of series `i` of `group`."""
     pairs = sorted({
@@ -86,7 +75,7 @@ def series_labels(group: int, i: int) -> bytes:
         "mode": f"mode-{i // (len(METRICS) * 16)}",
         "cluster": "bench",
     }.items())
-    return b"".join(_ld(0x0A, _ld(0x0A, k.encode()) + _ld(0x12, v.encode())) for k, v in pairs)
+    return b"".join(length_delimited(0x0A, length_delimited(0x0A, k.encode()) + length_delimited(0x12, v.encode())) for k, v in pairs)
 
 
 def samples_block(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -110,7 +99,7 @@ def build_request(labels: list[bytes], block: np.ndarray) -> bytes:
     parts = []
     for lab, row in zip(labels, block, strict=True):
         inner = lab + row.tobytes()
-        parts.append(b"\x0a" + _varint(len(inner)) + inner)
+        parts.append(b"\x0a" + varint(len(inner)) + inner)
     return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
 
 

@@ -45,7 +45,7 @@ Metadata = tuple[tuple[str, str], ...]
 # -- protobuf ----------------------------------------------------------------------
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
     out = bytearray()
@@ -56,30 +56,30 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _ld(tag: int, payload: bytes) -> bytes:
-    return bytes((tag,)) + _varint(len(payload)) + payload
+def length_delimited(tag: int, payload: bytes) -> bytes:
+    return bytes((tag,)) + varint(len(payload)) + payload
 
 
 def _timestamp(ns: int) -> bytes:
     secs, nanos = divmod(ns, 1_000_000_000)
-    body = (b"\x08" + _varint(secs) if secs else b"") + (b"\x10" + _varint(nanos) if nanos else b"")
-    return b"\x0a" + _varint(len(body)) + body
+    body = (b"\x08" + varint(secs) if secs else b"") + (b"\x10" + varint(nanos) if nanos else b"")
+    return b"\x0a" + varint(len(body)) + body
 
 
 def encode_entry(ts_ns: int, line: bytes, metadata: Metadata = ()) -> bytes:
     """One EntryAdapter message, length-prefixed as field 2 of StreamAdapter."""
-    body = _timestamp(ts_ns) + b"\x12" + _varint(len(line)) + line
+    body = _timestamp(ts_ns) + b"\x12" + varint(len(line)) + line
     for name, value in metadata:
-        body += _ld(0x1A, _ld(0x0A, name.encode()) + _ld(0x12, value.encode()))
-    return b"\x12" + _varint(len(body)) + body
+        body += length_delimited(0x1A, length_delimited(0x0A, name.encode()) + length_delimited(0x12, value.encode()))
+    return b"\x12" + varint(len(body)) + body
 
 
 def encode_push(streams: dict[str, list[bytes]]) -> bytes:
     """A PushRequest from labels -> already-encoded entries (see :func:`encode_entry`)."""
     parts = []
     for labels, entries in streams.items():
-        inner = _ld(0x0A, labels.encode()) + b"".join(entries)
-        parts.append(b"\x0a" + _varint(len(inner)) + inner)
+        inner = length_delimited(0x0A, labels.encode()) + b"".join(entries)
+        parts.append(b"\x0a" + varint(len(inner)) + inner)
     return b"".join(parts)
 
 
@@ -152,8 +152,8 @@ def encode_streams(streams: dict[str, Entries]) -> bytes:
     """A PushRequest from labels -> :class:`Entries`."""
     parts = []
     for labels, entries in streams.items():
-        inner = _ld(0x0A, labels.encode()) + entries.encode()
-        parts.append(b"\x0a" + _varint(len(inner)) + inner)
+        inner = length_delimited(0x0A, labels.encode()) + entries.encode()
+        parts.append(b"\x0a" + varint(len(inner)) + inner)
     return b"".join(parts)
 
 
