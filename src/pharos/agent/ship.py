@@ -22,7 +22,6 @@ logged). Positions advance only when a batch is acknowledged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -36,6 +35,7 @@ import orjson
 
 from pharos.agent.checkpoint import Checkpoint, Marks
 from pharos.agent.http import Connect, PushClient
+from pharos.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -398,10 +398,7 @@ class Shipper:
         while not self.idle() and not self.failing and time.monotonic() < end:
             await asyncio.sleep(0.02)
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         self._spill(all_of_it=True)
         self._client.close()
 

@@ -10,7 +10,6 @@ State files in `state_dir`: silences.json, nflog.json, alerts.json.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pharos.alertmanager.route import Route
 from pharos.alertmanager.silences import Silences
 from pharos.alertmanager.store import AlertStore
 from pharos.metrics.scrape.relabel import is_valid_label_name
+from pharos.tasks import cancel
 
 log = logging.getLogger("pharos.alertmanager")
 RECEIVED = Counter("pharos_alertmanager_alerts_received", "Alerts received.", ["status"])
@@ -87,11 +87,8 @@ class Alertmanager:
 
     async def stop(self) -> None:
         """Stop the loop, close HTTP sessions, save the alerts."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         await self.dispatcher.stop()
         await self.pipeline.close()
         self.store.save()
@@ -100,11 +97,7 @@ class Alertmanager:
         """Switch to a new config: new routes and groups; alerts are re-dispatched (the
         notification log keeps them from being notified twice)."""
         running = self._task is not None
-        if running:
-            assert self._task is not None
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         await self.dispatcher.stop()
         old_pipeline = self.pipeline
         self.config = config

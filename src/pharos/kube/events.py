@@ -17,7 +17,8 @@ import orjson
 
 from pharos.agent.http import Connect, PushClient
 from pharos.kube.store import Informer
-from pharos.kube.watch import KubeConfig, cancel
+from pharos.kube.watch import KubeConfig
+from pharos.tasks import cancel
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pharos.kube.watch import KubeConfig, ListWatch, cancel
+from pharos.kube.watch import KubeConfig, ListWatch
+from pharos.tasks import cancel
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import os
 import random
@@ -217,12 +216,3 @@ class ListWatch:
             self.on_event(kind, obj)
         if rv:
             self.resource_version = rv
-
-
-async def cancel(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a task and wait for it."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

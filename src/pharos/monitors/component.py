@@ -20,6 +20,7 @@ from pharos.monitors.store import MonitorStore
 from pharos.rules.component import builtin_alertmanagers
 from pharos.rules.notifier import Notifier
 from pharos.rules.rule import Alert, AlertState
+from pharos.tasks import cancel
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -124,11 +125,8 @@ class MonitorsComponent:
 
     async def stop(self) -> None:
         """Stop evaluating, save states, deliver what is queued."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         await self.maintain()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.notifier.flush(), 5)

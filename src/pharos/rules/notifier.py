@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import ssl
 import threading
@@ -31,6 +30,7 @@ from pharos.metrics.scrape.relabel import Relabeler, compile_relabel
 from pharos.metrics.scrape.settings import HTTPSettings, http_settings
 from pharos.rules.rule import Alert
 from pharos.server.loopback import Loopback
+from pharos.tasks import cancel
 
 log = logging.getLogger("pharos.rules.notifier")
 MAX_BATCH = 64
@@ -168,11 +168,8 @@ class Notifier:
 
     async def stop(self) -> None:
         """Deliver what is queued (briefly), then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -4,7 +4,6 @@ exposes the queues' metrics. `start()`/`stop()` are the server's hooks; `reload(
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from pharos.metrics.model import escape_label_value
 from pharos.metrics.remote.config import external_labels, remote_write_configs
 from pharos.metrics.remote.sender import QueueManager
 from pharos.metrics.remote.wal_tail import WalTailer
+from pharos.tasks import cancel
 
 log = logging.getLogger("pharos.remote")
 POLL_INTERVAL_S = 0.1
@@ -31,11 +31,8 @@ class RemoteWriteManager:
 
     async def stop(self, flush_deadline: float = 5.0) -> None:
         """Stop reading, give the queues `flush_deadline` seconds to send what they hold."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self.tailer is not None:
             self._feed(await asyncio.to_thread(self.tailer.poll, 1 << 30))
             self.tailer.close()
